@@ -1,0 +1,17 @@
+namespace CycleLock;
+
+/// <summary>Why an acquire was busy.</summary>
+public enum BusyReason
+{
+    /// <summary>Not busy.</summary>
+    None = 0,
+
+    /// <summary>Another holder's lease is unexpired.</summary>
+    Held = 1,
+
+    /// <summary>The previous epoch's promises may still be believed until the fence passes.</summary>
+    Fenced = 2,
+
+    /// <summary>The row is locked by a fenced write (an epoch guard) in flight.</summary>
+    FencedWriteInFlight = 3,
+}

@@ -1,0 +1,57 @@
+using Orleans.Concurrency;
+
+namespace CycleLock;
+
+/// <summary>
+/// One job lock ("cycle lock"), keyed by its NFC-normalised name (see <see cref="LockName"/>).
+/// The grain keeps the lease row in PostgreSQL alive with a grain timer while the holder keeps
+/// sending keep-alives; it never answers "held" beyond what the database lease covers.
+/// </summary>
+[Alias("CycleLock.ICycleLockGrain")]
+public interface ICycleLockGrain : IGrainWithStringKey
+{
+    /// <summary>Acquires the lock without waiting. A repeated call with the same holder id and key
+    /// while the lease is held returns the same lease (idempotent). Bad input throws
+    /// <see cref="ArgumentException"/> naming the value and the rule.</summary>
+    [Alias("TryAcquire")]
+    Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>The holder's keep-alive. Always interleaves and is answered from memory when this
+    /// activation serves the lease; otherwise the activation first adopts the lease.</summary>
+    [AlwaysInterleave]
+    [Alias("KeepAlive")]
+    ValueTask<KeepAliveReply> KeepAliveAsync(KeepAliveRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Internal: the serialized adoption a keep-alive awaits when this activation does not
+    /// serve the holder's lease. Workers call <see cref="KeepAliveAsync"/> instead.</summary>
+    [Alias("Adopt")]
+    Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request);
+
+    /// <summary>What is known of the lock. Never adopts and never starts the renewal timer.</summary>
+    [AlwaysInterleave]
+    [Alias("Inspect")]
+    Task<LockInfo> InspectAsync();
+
+    /// <summary>The holder releases its lease with a reason.</summary>
+    [Alias("Release")]
+    Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>An operator ends the lease of <see cref="ForceReleaseRequest.ExpectedEpoch"/>.</summary>
+    [Alias("ForceRelease")]
+    Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request);
+
+    /// <summary>The SDK gave up waiting for an acquire reply: the holder id is spent and any grant to
+    /// it is released, even when this call overtakes the acquire.</summary>
+    [Alias("Abandon")]
+    Task<AbandonReply> AbandonAsync(AbandonRequest request);
+
+    /// <summary>An operator returns a dead lock (too many stalls) to service.</summary>
+    [Alias("Reset")]
+    Task<ResetReply> ResetAsync(string by);
+
+    /// <summary>The lock's history, newest first, at most <paramref name="limit"/> entries with an id
+    /// below <paramref name="beforeId"/> when given.</summary>
+    [AlwaysInterleave]
+    [Alias("History")]
+    Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId);
+}

@@ -1,0 +1,139 @@
+namespace CycleLock;
+
+/// <summary>
+/// Validation of request fields shared by the SDK and the grain. Each failure is an
+/// <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) naming the value
+/// and the rule; a rejected request changes nothing.
+/// </summary>
+public static class RequestRules
+{
+    /// <summary>Longest holder label: 200 characters.</summary>
+    public const int MaxLabelLength = 200;
+
+    /// <summary>Longest lease key: 200 characters.</summary>
+    public const int MaxKeyLength = 200;
+
+    /// <summary>Longest force-release reason: 500 characters.</summary>
+    public const int MaxReasonLength = 500;
+
+    /// <summary>The longest TTL any silo accepts: 24 h.</summary>
+    public static readonly TimeSpan MaxTtl = TimeSpan.FromHours(24);
+
+    /// <summary>Checks a holder id: not <see cref="Guid.Empty"/>.</summary>
+    public static void HolderId(Guid holderId, string paramName = "holderId")
+    {
+        if (holderId == Guid.Empty)
+        {
+            throw new ArgumentException($"Holder id {holderId} is empty (rule: a fresh non-empty GUID per acquire).", paramName);
+        }
+    }
+
+    /// <summary>Checks a lease key: present, at most <see cref="MaxKeyLength"/> characters.</summary>
+    public static void Key(LeaseKey key, string paramName = "key")
+    {
+        if (key.IsEmpty)
+        {
+            throw new ArgumentException("Lease key is empty (rule: a non-empty secret per acquire).", paramName);
+        }
+
+        if (key.Value.Length > MaxKeyLength)
+        {
+            throw new ArgumentException($"Lease key is {key.Value.Length} characters (rule: at most {MaxKeyLength}).", paramName);
+        }
+    }
+
+    /// <summary>Checks an epoch: at least 1.</summary>
+    public static void Epoch(long epoch, string paramName = "epoch")
+    {
+        if (epoch < 1)
+        {
+            throw new ArgumentOutOfRangeException(paramName, epoch, $"Epoch {epoch} is not valid (rule: epochs start at 1).");
+        }
+    }
+
+    /// <summary>Checks display text: at most <paramref name="maxLength"/> characters, no control characters.</summary>
+    public static void Text(string? text, int maxLength, string what, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(text, paramName);
+        if (text.Length > maxLength)
+        {
+            throw new ArgumentException($"{what} {LockName.Quote(text)} is {text.Length} characters (rule: at most {maxLength}).", paramName);
+        }
+
+        foreach (var c in text)
+        {
+            if (char.IsControl(c))
+            {
+                throw new ArgumentException($"{what} {LockName.Quote(text)} contains control character U+{(int)c:X4} (rule: no control characters).", paramName);
+            }
+        }
+    }
+
+    /// <summary>Checks a TTL against the absolute bounds (positive, at most 24 h) and, when given,
+    /// a silo's floor.</summary>
+    public static void Ttl(TimeSpan ttl, TimeSpan floor, string paramName = "ttl")
+    {
+        if (ttl < floor || ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is below the floor {floor} (rule: TTL between {floor} and {MaxTtl}).");
+        }
+
+        if (ttl > MaxTtl)
+        {
+            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is above {MaxTtl} (rule: TTL between {floor} and {MaxTtl}).");
+        }
+    }
+
+    /// <summary>Checks an acquire request.</summary>
+    public static void Acquire(AcquireRequest request, TimeSpan floor)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        HolderId(request.HolderId, nameof(request.HolderId));
+        Key(request.Key, nameof(request.Key));
+        Text(request.HolderLabel, MaxLabelLength, "Holder label", nameof(request.HolderLabel));
+        Ttl(request.Ttl, floor, nameof(request.Ttl));
+    }
+
+    /// <summary>Checks a keep-alive request.</summary>
+    public static void KeepAlive(KeepAliveRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        HolderId(request.HolderId, nameof(request.HolderId));
+        Key(request.Key, nameof(request.Key));
+        Epoch(request.Epoch, nameof(request.Epoch));
+    }
+
+    /// <summary>Checks a release request.</summary>
+    public static void Release(ReleaseRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        HolderId(request.HolderId, nameof(request.HolderId));
+        Key(request.Key, nameof(request.Key));
+        Epoch(request.Epoch, nameof(request.Epoch));
+        if (!Enum.IsDefined(request.Reason) || request.Reason is ReleaseReason.Stalled)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request.Reason), request.Reason, $"Release reason {request.Reason} is not allowed (rule: completed, failed, lease-lost, shutdown or abandoned; stalled comes only from the grain).");
+        }
+    }
+
+    /// <summary>Checks a force-release request.</summary>
+    public static void ForceRelease(ForceReleaseRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Epoch(request.ExpectedEpoch, nameof(request.ExpectedEpoch));
+        Text(request.Reason, MaxReasonLength, "Force-release reason", nameof(request.Reason));
+        Text(request.By, MaxLabelLength, "Force-release operator", nameof(request.By));
+        if (string.IsNullOrWhiteSpace(request.Reason))
+        {
+            throw new ArgumentException("Force-release reason is empty (rule: say why, for history).", nameof(request.Reason));
+        }
+    }
+
+    /// <summary>Checks an abandon request.</summary>
+    public static void Abandon(AbandonRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        HolderId(request.HolderId, nameof(request.HolderId));
+        Key(request.Key, nameof(request.Key));
+    }
+}

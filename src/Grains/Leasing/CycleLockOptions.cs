@@ -1,0 +1,55 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CycleLock.Leasing;
+
+/// <summary>
+/// The timing budget (DESIGN §6). P, ht and m are fractions of each lease's own TTL. Checked at silo
+/// start by <see cref="CycleLockOptionsValidator"/>; a TTL below <see cref="LeaseTiming.Floor"/> is
+/// rejected at acquire.
+/// </summary>
+public sealed class CycleLockOptions
+{
+    /// <summary>Renew period P as a fraction of TTL. Default 1/6; (0, 1/3].</summary>
+    [Range(0.01, 1.0 / 3)]
+    public double RenewFraction { get; set; } = 1.0 / 6;
+
+    /// <summary>Holder timeout ht as a fraction of TTL. Default 1/2; (0, 1).</summary>
+    [Range(0.05, 0.95)]
+    public double HolderTimeoutFraction { get; set; } = 0.5;
+
+    /// <summary>The proportional part of the safety margin m = TTL × this + <see cref="MarginBase"/>. Default 1/20.</summary>
+    [Range(0.0, 0.25)]
+    public double MarginFraction { get; set; } = 0.05;
+
+    /// <summary>The fixed part of the safety margin (clock steps, timer slack). Default 250 ms; 0 to 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan MarginBase { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Longest per-attempt database timeout (the attempt timeout is min(P/2, this)). Default 5 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan MaxAttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Shortest per-attempt database timeout a TTL may imply (sets the database-fault floor). Default 250 ms.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:10")]
+    public TimeSpan MinAttemptTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Longest backoff between renewal attempts (the backoff cap is min(P/4, this)). Default 2 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Shortest database fault every lease must survive (TTL − P − m ≥ this; sets the floor). Default 1 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MinDatabaseFaultTolerance { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Estimated silo failover time T_failover. The silo host sets it from its membership
+    /// options (ProbeTimeout × (NumMissedProbesLimit + 1) + 1 s). Default 7 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan EstimatedFailover { get; set; } = TimeSpan.FromSeconds(7);
+
+    /// <summary>Whether the silo-failover floor is enforced at acquire. Default <see cref="FailoverFloorMode.Enforce"/>.</summary>
+    public FailoverFloorMode FailoverFloor { get; set; } = FailoverFloorMode.Enforce;
+
+    /// <summary>Stalls after which a lock is dead until reset; 0 never. Default 3.</summary>
+    [Range(0, 1000)]
+    public int MaxStalls { get; set; } = 3;
+}

@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Options;
+
+namespace CycleLock.Leasing;
+
+/// <summary>
+/// Cross-field rules of the timing budget, checked at silo start: some TTL up to 24 h meets every
+/// enforced rule, and P ≤ (TTL − m)/3 at the floor and at 24 h.
+/// </summary>
+public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, CycleLockOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        var floor = LeaseTiming.Floor(options);
+        if (floor == TimeSpan.MaxValue)
+        {
+            failures.Add($"CycleLock:RenewFraction/HolderTimeoutFraction/MarginFraction/EstimatedFailover: no TTL up to {RequestRules.MaxTtl} meets the timing budget " +
+                         "(P/2 ≥ MinAttemptTimeout, P ≤ (TTL − m)/3, TTL − P − m ≥ MinDatabaseFaultTolerance" +
+                         (options.FailoverFloor == FailoverFloorMode.Enforce ? ", TTL − P − m > T_failover, ht − m_w ≥ T_failover + interval + kt)." : ")."));
+        }
+        else
+        {
+            foreach (var ttl in new[] { floor, RequestRules.MaxTtl })
+            {
+                var t = LeaseTiming.For(ttl, options);
+                if (t.RenewPeriod > (ttl - t.Margin) / 3)
+                {
+                    failures.Add($"CycleLock:RenewFraction {options.RenewFraction}: P = {t.RenewPeriod} exceeds (TTL − m)/3 = {(ttl - t.Margin) / 3} at TTL {ttl} (rule: P ≤ (TTL − m)/3).");
+                }
+
+                if (t.HolderTimeout <= t.RenewPeriod)
+                {
+                    failures.Add($"CycleLock:HolderTimeoutFraction {options.HolderTimeoutFraction}: ht = {t.HolderTimeout} is not above P = {t.RenewPeriod} at TTL {ttl} (rule: ht > P).");
+                }
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,39 @@
+namespace CycleLock.Persistence;
+
+/// <summary>
+/// The lease store (DESIGN §3). Every operation is one statement; expected outcomes are values.
+/// Conditional operations never insert, steal or revive a lease.
+/// </summary>
+public interface ILeaseStore
+{
+    /// <summary>Grants when free or expired and past the fence; idempotent for the same holder and key.</summary>
+    Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken);
+
+    /// <summary>Makes <paramref name="activation"/> the one serving a held, unexpired lease of this holder and key.</summary>
+    Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken);
+
+    /// <summary>Extends the lease by its TTL from the database's now, when holder, epoch, activation and TTL match.</summary>
+    Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Ends the lease with <paramref name="reason"/>, when holder, key, epoch and activation match.
+    /// <paramref name="byHolder"/> lowers the fence to now (the holder's own release); otherwise it is kept.</summary>
+    Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken);
+
+    /// <summary>Ends the lease of <paramref name="expectedEpoch"/>, bumps the epoch and fences the old holder's promises.</summary>
+    Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken);
+
+    /// <summary>Spends <paramref name="holderId"/>, then releases a grant to it if there is one.</summary>
+    Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken);
+
+    /// <summary>Returns a dead lock to service.</summary>
+    Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken);
+
+    /// <summary>The lock's row, or a free "does not exist" view.</summary>
+    Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Locks in name order after <paramref name="afterName"/>, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken);
+
+    /// <summary>History of one lock, newest first, with ids below <paramref name="beforeId"/> when given.</summary>
+    Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken);
+}

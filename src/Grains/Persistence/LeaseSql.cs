@@ -1,0 +1,43 @@
+namespace CycleLock.Persistence;
+
+/// <summary>
+/// Every statement the lease store sends, in one place. Parameters only; the operations themselves are
+/// the PL/pgSQL functions of <c>Migrations/0001_lease_core.sql</c>, so each is one statement and one
+/// round trip, and none relies on session state (safe behind a transaction-mode pooler).
+/// </summary>
+internal static class LeaseSql
+{
+    private const string Columns = "outcome, epoch, holder_id, holder_label, activation, prev_activation, remaining, fence_until, db_now, ttl, attempts, stalls, reason, sync_commit";
+
+    public const string Acquire = $"SELECT {Columns} FROM cyclelock.acquire($1, $2, $3, $4, $5, $6, $7, $8)";
+
+    public const string Adopt = $"SELECT {Columns} FROM cyclelock.adopt($1, $2, $3, $4, $5, $6)";
+
+    public const string Renew = $"SELECT {Columns} FROM cyclelock.renew($1, $2, $3, $4, $5, $6)";
+
+    public const string Release = $"SELECT {Columns} FROM cyclelock.release($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+    public const string ForceRelease = $"SELECT {Columns} FROM cyclelock.force_release($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+    public const string Abandon = $"SELECT {Columns} FROM cyclelock.abandon($1, $2, $3, $4)";
+
+    public const string Reset = $"SELECT {Columns} FROM cyclelock.reset($1, $2, $3)";
+
+    private const string LockColumns = """
+        name, state, epoch, holder_id, holder_label, acquired_at, renewed_at, expires_at, fence_until,
+        GREATEST(COALESCE(CASE WHEN state = 'held' THEN expires_at ELSE fence_until END - clock_timestamp(), interval '0'), interval '0') AS time_left,
+        ttl, attempts, stalls, last_release_reason, activation
+        """;
+
+    public const string Get = $"SELECT {LockColumns} FROM cyclelock.lease WHERE service_id = $1 AND name = $2";
+
+    public const string List = $"SELECT {LockColumns} FROM cyclelock.lease WHERE service_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3";
+
+    public const string History = """
+        SELECT id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at
+        FROM cyclelock.history
+        WHERE service_id = $1 AND name = $2 AND ($3::bigint IS NULL OR id < $3)
+        ORDER BY id DESC
+        LIMIT $4
+        """;
+}

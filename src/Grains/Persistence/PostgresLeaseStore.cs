@@ -1,0 +1,258 @@
+using System.Data.Common;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace CycleLock.Persistence;
+
+/// <summary>
+/// The PostgreSQL lease store. One singleton <see cref="NpgsqlDataSource"/>; each call opens a pooled
+/// connection for one statement. Every result carries <c>current_setting('synchronous_commit')</c>,
+/// and <c>off</c> is a permanent <see cref="LeaseStoreConfigurationException"/>.
+/// </summary>
+public sealed class PostgresLeaseStore : ILeaseStore
+{
+    private const string LockNotAvailable = "55P03";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _serviceId;
+    private readonly LeaseStoreOptions _options;
+
+    /// <summary>Creates the store for the rows of <paramref name="serviceId"/>.</summary>
+    public PostgresLeaseStore(NpgsqlDataSource dataSource, string serviceId, LeaseStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentException.ThrowIfNullOrWhiteSpace(serviceId);
+        ArgumentNullException.ThrowIfNull(options);
+        _dataSource = dataSource;
+        _serviceId = serviceId;
+        _options = options;
+    }
+
+    /// <summary>The ServiceId namespace of this store's rows.</summary>
+    public string ServiceId => _serviceId;
+
+    /// <inheritdoc />
+    public async Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync(LeaseSql.Acquire, cancellationToken,
+                Text(_serviceId), Text(name), Uuid(holderId), Text(label), Bytes(key.Hash()), Interval(ttl), Text(activation),
+                Int((int)_options.GrantLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
+        {
+            // Our own grant lock timeout: a fenced write (an epoch guard) holds the row. Busy, not an error.
+            return Busy(StoreOutcome.BusyGuard);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
+        RunAsync(LeaseSql.Adopt, cancellationToken,
+            Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()), Long(epoch), Text(activation));
+
+    /// <inheritdoc />
+    public Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
+        RunAsync(LeaseSql.Renew, cancellationToken,
+            Text(_serviceId), Text(name), Uuid(holderId), Long(epoch), Text(activation), Interval(ttl));
+
+    /// <inheritdoc />
+    public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
+        RunAsync(LeaseSql.Release, cancellationToken,
+            Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()), Long(epoch), Text(activation), Text(reason.ToText()),
+            Bool(byHolder), Int(maxStalls));
+
+    /// <inheritdoc />
+    public async Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync(LeaseSql.ForceRelease, cancellationToken,
+                Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
+                Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
+                Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
+        {
+            return Busy(StoreOutcome.ForceBusy);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
+        RunAsync(LeaseSql.Abandon, cancellationToken, Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()));
+
+    /// <inheritdoc />
+    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
+        RunAsync(LeaseSql.Reset, cancellationToken, Text(_serviceId), Text(name), Text(by));
+
+    /// <inheritdoc />
+    public async Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(LeaseSql.Get);
+        command.Parameters.Add(Text(_serviceId));
+        command.Parameters.Add(Text(name));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? ReadLock(reader)
+            : new LockInfo(name, LockState.Free, 0, null, null, null, null, null, null, TimeSpan.Zero, null, 0, 0, null, null, false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+        await using var command = _dataSource.CreateCommand(LeaseSql.List);
+        command.Parameters.Add(Text(_serviceId));
+        command.Parameters.Add(Text(afterName));
+        command.Parameters.Add(Int(limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var locks = new List<LockInfo>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            locks.Add(ReadLock(reader));
+        }
+
+        return locks;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+        await using var command = _dataSource.CreateCommand(LeaseSql.History);
+        command.Parameters.Add(Text(_serviceId));
+        command.Parameters.Add(Text(name));
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = beforeId is { } b ? b : DBNull.Value });
+        command.Parameters.Add(Int(limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var entries = new List<LockHistoryEntry>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            entries.Add(new LockHistoryEntry(
+                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
+                NullableGuid(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
+                NullableString(reader, 8), NullableString(reader, 9), reader.GetFieldValue<DateTimeOffset>(10)));
+        }
+
+        return entries;
+    }
+
+    private async Task<StoreResult> RunAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
+    {
+        await using var command = _dataSource.CreateCommand(sql);
+        command.Parameters.AddRange(parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException("A lease operation returned no row.");
+        }
+
+        var syncCommit = reader.GetString(13);
+        if (syncCommit == "off")
+        {
+            throw new LeaseStoreConfigurationException(
+                "The lease store's database session runs with synchronous_commit = off: an acknowledged grant could be lost and its epoch reissued. " +
+                "Set it on for the store's role (ALTER ROLE ... SET synchronous_commit = on) and reconnect; behind a pooler, restart its server connections.");
+        }
+
+        return new StoreResult(
+            ParseOutcome(reader.GetString(0)),
+            reader.GetInt64(1),
+            NullableGuid(reader, 2),
+            NullableString(reader, 3),
+            NullableString(reader, 4),
+            NullableString(reader, 5),
+            reader.IsDBNull(6) ? TimeSpan.Zero : reader.GetFieldValue<TimeSpan>(6),
+            NullableTime(reader, 7),
+            reader.GetFieldValue<DateTimeOffset>(8),
+            reader.IsDBNull(9) ? null : reader.GetFieldValue<TimeSpan>(9),
+            reader.GetInt32(10),
+            reader.GetInt32(11),
+            NullableString(reader, 12));
+    }
+
+    private static StoreOutcome ParseOutcome(string outcome) => outcome switch
+    {
+        "granted" => StoreOutcome.Granted,
+        "reacquired" => StoreOutcome.Reacquired,
+        "busy-held" => StoreOutcome.BusyHeld,
+        "busy-fenced" => StoreOutcome.BusyFenced,
+        "dead" => StoreOutcome.Dead,
+        "spent" => StoreOutcome.Spent,
+        "ttl-mismatch" => StoreOutcome.TtlMismatch,
+        "renewed" => StoreOutcome.Renewed,
+        "adopted" => StoreOutcome.Adopted,
+        "moved" => StoreOutcome.Moved,
+        "lost" => StoreOutcome.Lost,
+        "ended" => StoreOutcome.Ended,
+        "released" => StoreOutcome.Released,
+        "already-released" => StoreOutcome.AlreadyReleased,
+        "force-released" => StoreOutcome.ForceReleased,
+        "wrong-epoch" => StoreOutcome.WrongEpoch,
+        "not-held" => StoreOutcome.NotHeld,
+        "abandoned" => StoreOutcome.Abandoned,
+        "nothing" or "not-dead" => StoreOutcome.Nothing,
+        "reset" => StoreOutcome.Reset,
+        _ => throw new InvalidOperationException($"Unknown lease outcome '{outcome}' (schema and code disagree)."),
+    };
+
+    private static StoreResult Busy(StoreOutcome outcome) =>
+        new(outcome, 0, null, null, null, null, TimeSpan.Zero, null, DateTimeOffset.MinValue, null, 0, 0, "fenced write in flight");
+
+    private static LockInfo ReadLock(DbDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1) switch
+        {
+            "held" => LockState.Held,
+            "dead" => LockState.Dead,
+            _ => LockState.Free,
+        },
+        reader.GetInt64(2),
+        NullableGuid(reader, 3),
+        NullableString(reader, 4),
+        NullableTime(reader, 5),
+        NullableTime(reader, 6),
+        NullableTime(reader, 7),
+        NullableTime(reader, 8),
+        reader.GetFieldValue<TimeSpan>(9),
+        reader.IsDBNull(10) ? null : reader.GetFieldValue<TimeSpan>(10),
+        reader.GetInt32(11),
+        reader.GetInt32(12),
+        NullableString(reader, 13),
+        NullableString(reader, 14),
+        true);
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static Guid? NullableGuid(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetGuid(ordinal);
+
+    private static DateTimeOffset? NullableTime(DbDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            return null;
+        }
+
+        // -infinity / infinity arrive as DateTime.MinValue / MaxValue: "no fence".
+        var value = reader.GetFieldValue<DateTime>(ordinal);
+        return value == DateTime.MinValue || value == DateTime.MaxValue ? null : new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    }
+
+    private static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+
+    private static NpgsqlParameter Uuid(Guid value) => new() { NpgsqlDbType = NpgsqlDbType.Uuid, Value = value };
+
+    private static NpgsqlParameter Bytes(byte[] value) => new() { NpgsqlDbType = NpgsqlDbType.Bytea, Value = value };
+
+    private static NpgsqlParameter Interval(TimeSpan value) => new() { NpgsqlDbType = NpgsqlDbType.Interval, Value = value };
+
+    private static NpgsqlParameter Int(int value) => new() { NpgsqlDbType = NpgsqlDbType.Integer, Value = value };
+
+    private static NpgsqlParameter Long(long value) => new() { NpgsqlDbType = NpgsqlDbType.Bigint, Value = value };
+
+    private static NpgsqlParameter Bool(bool value) => new() { NpgsqlDbType = NpgsqlDbType.Boolean, Value = value };
+}

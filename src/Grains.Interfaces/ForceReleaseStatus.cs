@@ -14,4 +14,7 @@ public enum ForceReleaseStatus
 
     /// <summary>The expected epoch is current but the lock is not held.</summary>
     NotHeld = 3,
+
+    /// <summary>A fenced write (an epoch guard) held the row past the force-release lock timeout; retry.</summary>
+    Busy = 4,
 }

@@ -67,7 +67,7 @@ public static class LockName
     }
 
     /// <summary>Quotes a value for an error message, escaping control characters and shortening long values.</summary>
-    internal static string Quote(string value)
+    public static string Quote(string value)
     {
         var sb = new StringBuilder("\"");
         foreach (var c in value.Length > 80 ? value[..80] : value)

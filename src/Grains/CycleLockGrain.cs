@@ -1,0 +1,199 @@
+using CycleLock.Leasing;
+using CycleLock.Persistence;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CycleLock;
+
+/// <summary>
+/// One job lock: a thin Orleans shell over <see cref="LeaseCore"/>. Acquire, adopt, release,
+/// force-release and the renewal timer are serialized (the grain is not reentrant); keep-alive and
+/// inspect always interleave and never wait behind a renewal that is retrying.
+/// </summary>
+[GrainType("cycle-lock")]
+public sealed class CycleLockGrain : Grain, ICycleLockGrain
+{
+    private readonly ILeaseStore _store;
+    private readonly TimeProvider _time;
+    private readonly CycleLockOptions _options;
+    private readonly ILogger<CycleLockGrain> _logger;
+    private LeaseCore? _core;
+    private IGrainTimer? _timer;
+
+    /// <summary>Created by Orleans.</summary>
+    public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _store = store;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    private LeaseCore Core => _core ?? throw new InvalidOperationException("The grain is not activated.");
+
+    /// <inheritdoc />
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var activation = $"{GrainContext.Address.SiloAddress}/{GrainContext.ActivationId}";
+        _core = new LeaseCore(this.GetPrimaryKeyString(), activation, _store, _time, _options, _logger);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default)
+    {
+        using var attempt = Bound(cancellationToken);
+        try
+        {
+            return await Core.AcquireAsync(request, attempt.Token);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<KeepAliveReply> KeepAliveAsync(KeepAliveRequest request, CancellationToken cancellationToken = default)
+    {
+        // Answered from memory, without an await, whenever this activation serves the lease. Otherwise the
+        // non-interleaving adoption runs as its own request (an always-interleave request never blocks the grain).
+        var answer = Core.TryAnswerKeepAlive(request);
+        return answer is not null
+            ? ValueTask.FromResult(answer)
+            : new ValueTask<KeepAliveReply>(this.AsReference<ICycleLockGrain>().AdoptAsync(request));
+    }
+
+    /// <inheritdoc />
+    public async Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request)
+    {
+        using var attempt = Bound(CancellationToken.None);
+        try
+        {
+            return await Core.AdoptAsync(request, attempt.Token);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<LockInfo> InspectAsync() => _store.GetAsync(Core.Name, CancellationToken.None);
+
+    /// <inheritdoc />
+    public async Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default)
+    {
+        using var attempt = Bound(cancellationToken);
+        try
+        {
+            return await Core.ReleaseAsync(request, attempt.Token);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request)
+    {
+        using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(30), _time);
+        try
+        {
+            return await Core.ForceReleaseAsync(request, attempt.Token);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<AbandonReply> AbandonAsync(AbandonRequest request)
+    {
+        using var attempt = Bound(CancellationToken.None);
+        try
+        {
+            return await Core.AbandonAsync(request, attempt.Token);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ResetReply> ResetAsync(string by)
+    {
+        using var attempt = Bound(CancellationToken.None);
+        return await Core.ResetAsync(by, attempt.Token);
+    }
+
+    /// <inheritdoc />
+    public async Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limit), limit, $"History limit {limit} is out of range (rule: 1 to 1000).");
+        }
+
+        var entries = await _store.HistoryAsync(Core.Name, beforeId, limit, CancellationToken.None);
+        return [.. entries];
+    }
+
+    private async Task OnTimerAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Core.OnTimerAsync(cancellationToken);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
+    }
+
+    private void ApplyTimerRequest()
+    {
+        if (Core.TakeTimerRequest() is not { } request)
+        {
+            return;
+        }
+
+        if (request.Due is { } due)
+        {
+            if (_timer is null)
+            {
+                // KeepAlive only while a lease is served; not interleaving, so a renewal is serialized
+                // with acquire and release.
+                _timer = this.RegisterGrainTimer(
+                    static (grain, token) => grain.OnTimerAsync(token),
+                    this,
+                    new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = false, KeepAlive = true });
+            }
+            else
+            {
+                _timer.Change(due, Timeout.InfiniteTimeSpan);
+            }
+        }
+        else
+        {
+            _timer?.Dispose();
+            _timer = null;
+        }
+
+        if (request.Deactivate)
+        {
+            DeactivateOnIdle();
+        }
+    }
+
+    private CancellationTokenSource Bound(CancellationToken cancellationToken)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        source.CancelAfter(_options.MaxAttemptTimeout);
+        return source;
+    }
+}

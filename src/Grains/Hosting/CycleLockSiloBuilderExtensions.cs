@@ -1,0 +1,43 @@
+using CycleLock.Leasing;
+using CycleLock.Persistence;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Configuration;
+
+namespace CycleLock.Hosting;
+
+/// <summary>Adds CycleLock (grains, lease store, migrations, validated options) to a silo.</summary>
+public static class CycleLockSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds CycleLock to <paramref name="builder"/>: the PostgreSQL lease store over one singleton
+    /// <see cref="NpgsqlDataSource"/>, the schema migrations at start, and the timing options,
+    /// validated at start (a bad value stops the silo with a message naming the key).
+    /// </summary>
+    public static ISiloBuilder AddCycleLocks(this ISiloBuilder builder, Action<LeaseStoreOptions> configureStore, Action<CycleLockOptions>? configureLocks = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configureStore);
+        var services = builder.Services;
+        services.AddOptions<LeaseStoreOptions>().Configure(configureStore).ValidateDataAnnotations().ValidateOnStart();
+        var locks = services.AddOptions<CycleLockOptions>().ValidateDataAnnotations().ValidateOnStart();
+        if (configureLocks is not null)
+        {
+            locks.Configure(configureLocks);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockOptions>, CycleLockOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value.ConnectionString));
+        services.TryAddSingleton<ILeaseStore>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value;
+            var serviceId = options.ServiceId ?? sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
+            return new PostgresLeaseStore(sp.GetRequiredService<NpgsqlDataSource>(), serviceId, options);
+        });
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, MigrationLifecycleParticipant>();
+        return builder;
+    }
+}

@@ -1,0 +1,165 @@
+using CycleLock.Persistence;
+
+namespace CycleLock.Leasing;
+
+public sealed partial class LeaseCore
+{
+    /// <summary>
+    /// One renewal-timer turn (serialized): stall check, then one bounded store call — a renewal, the
+    /// stall release, the <c>lease-lost</c> release or a retried force-release. A failed call is retried
+    /// on a later turn after a backoff, never inside this one, so a serialized call waits at most one
+    /// attempt timeout behind it. Afterwards <see cref="TakeTimerRequest"/> says when to run next.
+    /// </summary>
+    public async Task OnTimerAsync(CancellationToken cancellationToken)
+    {
+        var lease = _lease;
+        if (lease is null || _phase is LeasePhase.Idle or LeasePhase.Moved)
+        {
+            _timerRequest = new TimerRequest(null, _phase == LeasePhase.Moved);
+            return;
+        }
+
+        var now = Now();
+        if (_phase == LeasePhase.Held && now >= _deadline)
+        {
+            DeclareLoss("deadline passed without a successful renewal");
+        }
+
+        if (_phase == LeasePhase.Held && now >= Max(_promisedUntil, _lastHeard + lease.Timing.HolderTimeout))
+        {
+            // Nothing promised is outstanding and the holder has been silent for ht: a stall.
+            BeginEnding(KeepAliveStatus.Released, ReleaseReason.Stalled.ToText());
+            Log.Stalled(_logger, _name, lease.Epoch, now - _lastHeard);
+        }
+
+        var budget = Min(lease.Timing.AttemptTimeout, _phase == LeasePhase.Held ? _deadline - now : lease.Timing.AttemptTimeout);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(budget);
+        try
+        {
+            switch (_phase)
+            {
+                case LeasePhase.Held:
+                    await RenewAsync(lease, attempt.Token);
+                    break;
+                case LeasePhase.Ending when _pendingForce is { } force:
+                    await SendForceReleaseAsync(force, attempt.Token);
+                    break;
+                case LeasePhase.Ending:
+                    await ReleaseByGrainAsync(lease, ReleaseReason.Stalled, attempt.Token);
+                    break;
+                case LeasePhase.Lost:
+                    await ReleaseByGrainAsync(lease, ReleaseReason.LeaseLost, attempt.Token);
+                    break;
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not ArgumentException and not LeaseStoreConfigurationException)
+        {
+            _failures++;
+            _renewFailingSince ??= _time.GetUtcNow();
+            Log.RenewFailed(_logger, _name, lease.Epoch, _phase, _failures, e);
+            if (_phase == LeasePhase.Held && Now() >= _deadline)
+            {
+                DeclareLoss("deadline passed without a successful renewal");
+            }
+
+            var next = Backoff();
+            if (_phase == LeasePhase.Held)
+            {
+                next = Min(next, Max(_deadline - Now(), TimeSpan.Zero));
+            }
+
+            _timerRequest = new TimerRequest(next, false);
+        }
+    }
+
+    private async Task RenewAsync(ServedLease lease, CancellationToken cancellationToken)
+    {
+        var sent = Now();
+        var result = await _store.RenewAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken);
+        if (!Serves(lease.HolderId, lease.Epoch))
+        {
+            return; // ended while the statement was in flight (cannot happen under serialization; defensive)
+        }
+
+        switch (result.Outcome)
+        {
+            case StoreOutcome.Renewed:
+                if (_phase != LeasePhase.Held)
+                {
+                    // A keep-alive declared loss while this renewal was in flight (its deadline passed):
+                    // loss is final for the epoch; the timer now releases as lease-lost.
+                    _timerRequest = new TimerRequest(TimeSpan.Zero, false);
+                    return;
+                }
+
+                CheckClock(sent, result, lease.Timing);
+                _deadline = sent + result.Remaining - lease.Timing.Margin;
+                _renewFailingSince = null;
+                _failures = 0;
+                _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
+                Log.Renewed(_logger, _name, lease.Epoch, result.Remaining);
+                break;
+            case StoreOutcome.Moved:
+                _phase = LeasePhase.Moved;
+                _timerRequest = new TimerRequest(null, true);
+                Log.Moved(_logger, _name, lease.Epoch, result.Activation);
+                break;
+            case StoreOutcome.Ended:
+                End(StatusOfEnd(result.Reason), result.Reason ?? "ended");
+                break;
+            default:
+                Log.Lost(_logger, _name, lease.Epoch, "renewal found the lease re-granted, force-released or gone");
+                End(KeepAliveStatus.Lost, "lease re-granted, force-released or gone");
+                break;
+        }
+    }
+
+    private async Task ReleaseByGrainAsync(ServedLease lease, ReleaseReason reason, CancellationToken cancellationToken)
+    {
+        var result = await _store.ReleaseAsync(_name, lease.HolderId, lease.Key, lease.Epoch, _activation, reason, byHolder: false, _options.MaxStalls, cancellationToken);
+        var status = reason == ReleaseReason.Stalled ? KeepAliveStatus.Released : KeepAliveStatus.Lost;
+        switch (result.Outcome)
+        {
+            case StoreOutcome.Released:
+                End(status, reason.ToText());
+                break;
+            case StoreOutcome.AlreadyReleased or StoreOutcome.Ended:
+                End(StatusOfEnd(result.Reason), result.Reason ?? reason.ToText());
+                break;
+            case StoreOutcome.Moved:
+                // Another activation adopted the lease: it is not lost, it is served elsewhere.
+                _phase = LeasePhase.Moved;
+                _timerRequest = new TimerRequest(null, true);
+                break;
+            default:
+                End(KeepAliveStatus.Lost, "lease re-granted, force-released or gone");
+                break;
+        }
+    }
+
+    private void CheckClock(TimeSpan sent, StoreResult result, LeaseTiming timing)
+    {
+        if (_lastRenewClock is { } previous)
+        {
+            var drift = (result.DbNow - previous.Db) - (sent - previous.Mono);
+            if (drift.Duration() > timing.Margin / 2)
+            {
+                // The deadline below is taken from this statement's remaining time alone, which caps
+                // every new promise to what the database now allows.
+                ClockJumps++;
+                Log.ClockJump(_logger, _name, drift);
+            }
+        }
+
+        _lastRenewClock = (sent, result.DbNow);
+    }
+
+    private TimeSpan Backoff()
+    {
+        var cap = _lease?.Timing.MaxBackoff ?? _options.MaxBackoff;
+        var exponential = TimeSpan.FromMilliseconds(50 * Math.Pow(2, Math.Min(_failures, 10)));
+        var ceiling = Min(exponential, cap);
+        return ceiling / 2 + (ceiling / 2 * Random.Shared.NextDouble());
+    }
+}

@@ -1,0 +1,3 @@
+using CycleLock.Cli;
+
+return await DemoCommand.RunAsync(args);

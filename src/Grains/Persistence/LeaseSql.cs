@@ -25,7 +25,7 @@ internal static class LeaseSql
 
     private const string LockColumns = """
         name, state, epoch, holder_id, holder_label, acquired_at, renewed_at, expires_at, fence_until,
-        GREATEST(COALESCE(CASE WHEN state = 'held' THEN expires_at ELSE fence_until END - clock_timestamp(), interval '0'), interval '0') AS time_left,
+        GREATEST(COALESCE(CASE WHEN state = 'held' THEN expires_at ELSE fence_until END, '-infinity'), clock_timestamp()) - clock_timestamp() AS time_left,
         ttl, attempts, stalls, last_release_reason, activation
         """;
 

@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using CycleLock.Persistence;
+using Npgsql;
+
+[assembly: AssemblyFixture(typeof(CycleLock.Tests.Infrastructure.PostgresFixture))]
+
+namespace CycleLock.Tests.Infrastructure;
+
+/// <summary>
+/// A real PostgreSQL for the test run. Uses <c>CYCLELOCK_TEST_CONNECTION</c> when set; otherwise
+/// starts a throwaway cluster itself (initdb + pg_ctl in a temp folder, a free loopback port, as the
+/// <c>postgres</c> user when running as root) and removes it afterwards. The schema is migrated once;
+/// tests isolate themselves by ServiceId (every row is namespaced by it).
+/// </summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    private string? _directory;
+    private string? _binDirectory;
+    private bool _asPostgresUser;
+
+    public string ConnectionString { get; private set; } = string.Empty;
+
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+
+    public int Port { get; private set; }
+
+    public async ValueTask InitializeAsync()
+    {
+        var given = Environment.GetEnvironmentVariable("CYCLELOCK_TEST_CONNECTION");
+        if (!string.IsNullOrWhiteSpace(given))
+        {
+            ConnectionString = given;
+        }
+        else
+        {
+            await StartClusterAsync();
+        }
+
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
+        await MigrationRunner.MigrateAsync(DataSource);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (DataSource is not null)
+        {
+            await DataSource.DisposeAsync();
+        }
+
+        if (_directory is not null)
+        {
+            await RunAsync(Tool("pg_ctl"), ["-D", Path.Combine(_directory, "data"), "-m", "immediate", "-w", "stop"], throwOnError: false);
+            try
+            {
+                Directory.Delete(_directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>A data source with its own pool (for tests that hold connections open).</summary>
+    public NpgsqlDataSource CreateDataSource(Action<NpgsqlConnectionStringBuilder>? configure = null)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString);
+        configure?.Invoke(builder);
+        return NpgsqlDataSource.Create(builder.ConnectionString);
+    }
+
+    private async Task StartClusterAsync()
+    {
+        _binDirectory = FindBinDirectory();
+        _asPostgresUser = Environment.UserName == "root";
+        _directory = Path.Combine(Path.GetTempPath(), "cyclelock-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_directory);
+        if (_asPostgresUser)
+        {
+            await RunAsync("chown", ["-R", "postgres", _directory], throwOnError: true, asPostgres: false);
+        }
+
+        var data = Path.Combine(_directory, "data");
+        await RunAsync(Tool("initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], throwOnError: true);
+        for (var attempt = 0; ; attempt++)
+        {
+            Port = FreePort();
+            var options = $"-c listen_addresses=127.0.0.1 -p {Port} -k {_directory} -c fsync=off -c full_page_writes=off -c max_connections=300 -c synchronous_commit=on";
+            var (code, output) = await RunAsync(Tool("pg_ctl"), ["-D", data, "-l", Path.Combine(_directory, "pg.log"), "-w", "-t", "60", "-o", options, "start"], throwOnError: false);
+            if (code == 0)
+            {
+                break;
+            }
+
+            if (attempt >= 3)
+            {
+                var log = File.Exists(Path.Combine(_directory, "pg.log")) ? await File.ReadAllTextAsync(Path.Combine(_directory, "pg.log")) : string.Empty;
+                throw new InvalidOperationException($"PostgreSQL did not start on port {Port}: {output}\n{log}");
+            }
+        }
+
+        ConnectionString = $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Maximum Pool Size=100;Timeout=15;Command Timeout=30";
+    }
+
+    private string Tool(string name) => _binDirectory is null ? name : Path.Combine(_binDirectory, name);
+
+    private static string? FindBinDirectory()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "pg_ctl")))
+            {
+                return dir;
+            }
+        }
+
+        var candidates = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).Order().ToList()
+            : [];
+        return candidates.Count > 0
+            ? candidates[^1]
+            : throw new InvalidOperationException("PostgreSQL server binaries (initdb, pg_ctl) were not found on PATH or in /usr/lib/postgresql/*/bin. Install them: apt-get install -y postgresql, or set CYCLELOCK_TEST_CONNECTION.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task<(int Code, string Output)> RunAsync(string file, string[] args, bool throwOnError, bool? asPostgres = null)
+    {
+        var info = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = "/",
+        };
+        if (asPostgres ?? _asPostgresUser)
+        {
+            info.FileName = "runuser";
+            info.ArgumentList.Add("-u");
+            info.ArgumentList.Add("postgres");
+            info.ArgumentList.Add("--");
+            info.ArgumentList.Add(file);
+        }
+        else
+        {
+            info.FileName = file;
+        }
+
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {file}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var output = await stdout + await stderr;
+        if (throwOnError && process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}: {output}");
+        }
+
+        return (process.ExitCode, output);
+    }
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using CycleLock.Persistence;
+using Npgsql;
+
+namespace CycleLock.Tests.Store;
+
+/// <summary>Row-lock and durability behaviour only a real PostgreSQL shows.</summary>
+public sealed partial class PostgresLeaseStoreTests
+{
+    private static readonly TimeSpan Hold = TimeSpan.FromMilliseconds(800);
+
+    [Fact]
+    public async Task GrantAndForceRelease_RowHeldForKeyShare_WaitButRenewalDoesNot()
+    {
+        var store = CreateStore(new LeaseStoreOptions { GrantLockTimeout = TimeSpan.FromSeconds(5), ForceReleaseLockTimeout = TimeSpan.FromSeconds(5) });
+        var name = NewName();
+        var (x, kx) = NewHolder();
+        var grant = await store.AcquireAsync(name, x, "x", kx, Long, "act-1", None);
+
+        // Held row: a guard (FOR KEY SHARE) never blocks the renewal, but blocks force-release.
+        var renewTook = await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.RenewAsync(name, x, grant.Epoch, "act-1", Long, None), StoreOutcome.Renewed);
+        var forceTook = await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.ForceReleaseAsync(name, grant.Epoch, "r", "op", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None), StoreOutcome.ForceReleased);
+
+        // Free row: the guard blocks a grant.
+        var (y, ky) = NewHolder();
+        var acquireTook = await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.AcquireAsync(name, y, "y", ky, Long, "act-1", None), StoreOutcome.Granted);
+
+        Assert.True(renewTook < Hold / 2, $"renewal waited {renewTook.TotalMilliseconds:0} ms behind a FOR KEY SHARE guard (expected no wait)");
+        Assert.True(forceTook >= Hold - TimeSpan.FromMilliseconds(100), $"force-release took {forceTook.TotalMilliseconds:0} ms (expected to wait ≈ {Hold.TotalMilliseconds} ms for the guard)");
+        Assert.True(acquireTook >= Hold - TimeSpan.FromMilliseconds(100), $"grant took {acquireTook.TotalMilliseconds:0} ms (expected to wait ≈ {Hold.TotalMilliseconds} ms for the guard)");
+    }
+
+    [Fact]
+    public async Task Acquire_GuardHoldsRowPastLockTimeout_IsBusyFencedWriteInFlight()
+    {
+        var store = CreateStore(new LeaseStoreOptions { GrantLockTimeout = TimeSpan.FromMilliseconds(100) });
+        var name = NewName();
+        var (x, kx) = NewHolder();
+        var grant = await store.AcquireAsync(name, x, "x", kx, Long, "act-1", None);
+        await store.ReleaseAsync(name, x, kx, grant.Epoch, "act-1", ReleaseReason.Completed, true, 0, None);
+
+        var (y, ky) = NewHolder();
+        await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.AcquireAsync(name, y, "y", ky, Long, "act-1", None), StoreOutcome.BusyGuard);
+
+        Assert.Equal(StoreOutcome.Granted, (await store.AcquireAsync(name, y, "y", ky, Long, "act-1", None)).Outcome);
+    }
+
+    [Fact]
+    public async Task Acquire_StartedWhileRowLockedForUpdate_DrawsItsEpochAfterTheLock()
+    {
+        var store = CreateStore(new LeaseStoreOptions { GrantLockTimeout = TimeSpan.FromSeconds(10) });
+        var name = NewName();
+        var (seed, kseed) = NewHolder();
+        var first = await store.AcquireAsync(name, seed, "seed", kseed, Long, "act-1", None);
+        await store.ReleaseAsync(name, seed, kseed, first.Epoch, "act-1", ReleaseReason.Completed, true, 0, None);
+
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await Execute(connection, transaction, "SELECT 1 FROM cyclelock.lease WHERE service_id = $1 AND name = $2 FOR UPDATE", store.ServiceId, name);
+
+        var (a, ka) = NewHolder();
+        var acquireA = Task.Run(() => store.AcquireAsync(name, a, "a", ka, Long, "act-1", None));
+        await WaitUntilWaitingAsync(store.ServiceId);
+        Assert.False(acquireA.IsCompleted, "acquire A should wait for the row lock");
+
+        // In the transaction that holds the row: grant to X and release it, with the store's own functions.
+        var x = Guid.NewGuid();
+        var kx = LeaseKey.New();
+        long xEpoch;
+        await using (var grantX = new NpgsqlCommand("SELECT epoch FROM cyclelock.acquire($1, $2, $3, 'x', $4, '30 seconds', 'act-1', 1000)", connection, transaction))
+        {
+            grantX.Parameters.Add(new() { Value = store.ServiceId });
+            grantX.Parameters.Add(new() { Value = name });
+            grantX.Parameters.Add(new() { Value = x });
+            grantX.Parameters.Add(new() { Value = kx.Hash() });
+            xEpoch = (long)(await grantX.ExecuteScalarAsync())!;
+        }
+
+        await Execute(connection, transaction, "SELECT cyclelock.release($1, $2, $3, $4, $5, 'act-1', 'completed', true, 0)", store.ServiceId, name, x, kx.Hash(), xEpoch);
+        await transaction.CommitAsync();
+        var resultA = await acquireA;
+
+        Assert.Equal(StoreOutcome.Granted, resultA.Outcome);
+        Assert.True(resultA.Epoch > xEpoch, $"acquire A got epoch {resultA.Epoch}, X got {xEpoch}: A drew its epoch before the row lock");
+    }
+
+    [Fact]
+    public async Task EpochSequence_Cache_IsOne()
+    {
+        await using var command = postgres.DataSource.CreateCommand("SELECT cache_size FROM pg_sequences WHERE schemaname = 'cyclelock' AND sequencename = 'epoch_seq'");
+        Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task AnyOperation_SynchronousCommitOff_IsAPermanentConfigurationError()
+    {
+        await using var dataSource = postgres.CreateDataSource(b => b.Options = "-c synchronous_commit=off");
+        var store = new PostgresLeaseStore(dataSource, "test-" + Guid.NewGuid().ToString("N")[..12], new LeaseStoreOptions());
+        var (a, ka) = NewHolder();
+
+        var error = await Assert.ThrowsAsync<LeaseStoreConfigurationException>(() => store.AcquireAsync(NewName(), a, "a", ka, Long, "act-1", None));
+
+        Assert.Contains("synchronous_commit = off", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Migrations_RunConcurrentlyFromTwoSilosAndAgain_ApplyEachVersionOnce()
+    {
+        var database = "mig_" + Guid.NewGuid().ToString("N")[..10];
+        await using (var create = postgres.DataSource.CreateCommand($"CREATE DATABASE {database}"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await using var one = postgres.CreateDataSource(b => b.Database = database);
+        await using var two = postgres.CreateDataSource(b => b.Database = database);
+
+        var applied = await Task.WhenAll(MigrationRunner.MigrateAsync(one), MigrationRunner.MigrateAsync(two));
+        var again = await MigrationRunner.MigrateAsync(one);
+
+        Assert.Equal(MigrationRunner.Scripts.Select(s => s.Version), applied.SelectMany(a => a).Order());
+        Assert.Empty(again);
+        await using var count = one.CreateCommand("SELECT count(*) FROM cyclelock.schema_version");
+        Assert.Equal((long)MigrationRunner.Scripts.Count, (long)(await count.ExecuteScalarAsync())!);
+        await using var setting = one.CreateCommand("SELECT current_setting('synchronous_commit')");
+        Assert.Equal("on", (string)(await setting.ExecuteScalarAsync())!);
+    }
+
+    private async Task<TimeSpan> WhileKeyShareHeldAsync(string serviceId, string name, Func<Task<StoreResult>> operation, StoreOutcome expected)
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await Execute(connection, transaction, "SELECT 1 FROM cyclelock.lease WHERE service_id = $1 AND name = $2 FOR KEY SHARE", serviceId, name);
+        var watch = Stopwatch.StartNew();
+        var running = operation();
+        var release = Task.Delay(Hold).ContinueWith(_ => transaction.CommitAsync(), TaskScheduler.Default).Unwrap();
+        var result = await running;
+        var took = watch.Elapsed;
+        await release;
+        Assert.True(expected == result.Outcome, $"expected {expected}, got {result.Outcome}");
+        return took;
+    }
+
+    private async Task WaitUntilWaitingAsync(string serviceId)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            await using var command = postgres.DataSource.CreateCommand("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%cyclelock.acquire%'");
+            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException($"No acquire was seen waiting for the row lock ({serviceId}).");
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, params object[] values)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+}

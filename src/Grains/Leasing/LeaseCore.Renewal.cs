@@ -33,8 +33,8 @@ public sealed partial class LeaseCore
         }
 
         var budget = Min(lease.Timing.AttemptTimeout, _phase == LeasePhase.Held ? _deadline - now : lease.Timing.AttemptTimeout);
-        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt.CancelAfter(budget);
+        using var timeout = new CancellationTokenSource(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1), _time);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
             switch (_phase)

@@ -1,0 +1,64 @@
+using CycleLock.Persistence;
+
+namespace CycleLock.Tests.Infrastructure;
+
+/// <summary>
+/// A lease-store decorator for fault and timing tests: a hook runs before each operation (to fail it,
+/// let time pass, or hold it until released) and the inner store then executes it.
+/// </summary>
+public sealed class ControllableLeaseStore(ILeaseStore inner) : ILeaseStore
+{
+    /// <summary>Runs before every operation with its name; throw to fail the operation before it reaches the store.</summary>
+    public Func<string, CancellationToken, Task>? Before { get; set; }
+
+    /// <summary>Runs after the inner store executed an operation, before the reply is returned (the reply is "in flight").</summary>
+    public Func<string, CancellationToken, Task>? After { get; set; }
+
+    public int Calls { get; private set; }
+
+    public ILeaseStore Inner => inner;
+
+    public Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken) =>
+        Run("acquire", cancellationToken, () => inner.AcquireAsync(name, holderId, label, key, ttl, activation, cancellationToken));
+
+    public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
+        Run("adopt", cancellationToken, () => inner.AdoptAsync(name, holderId, key, epoch, activation, cancellationToken));
+
+    public Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
+        Run("renew", cancellationToken, () => inner.RenewAsync(name, holderId, epoch, activation, ttl, cancellationToken));
+
+    public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
+        Run("release", cancellationToken, () => inner.ReleaseAsync(name, holderId, key, epoch, activation, reason, byHolder, maxStalls, cancellationToken));
+
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
+        Run("force-release", cancellationToken, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, skipDelay, selfActivation, promiseLeft, margin, cancellationToken));
+
+    public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
+        Run("abandon", cancellationToken, () => inner.AbandonAsync(name, holderId, key, cancellationToken));
+
+    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
+        Run("reset", cancellationToken, () => inner.ResetAsync(name, by, cancellationToken));
+
+    public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken) => inner.GetAsync(name, cancellationToken);
+
+    public Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken) => inner.ListAsync(afterName, limit, cancellationToken);
+
+    public Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken) => inner.HistoryAsync(name, beforeId, limit, cancellationToken);
+
+    private async Task<StoreResult> Run(string operation, CancellationToken cancellationToken, Func<Task<StoreResult>> execute)
+    {
+        Calls++;
+        if (Before is { } before)
+        {
+            await before(operation, cancellationToken);
+        }
+
+        var result = await execute();
+        if (After is { } after)
+        {
+            await after(operation, cancellationToken);
+        }
+
+        return result;
+    }
+}

@@ -101,8 +101,7 @@ public sealed partial class LeaseCore
                 Log.Renewed(_logger, _name, lease.Epoch, result.Remaining);
                 break;
             case StoreOutcome.Moved:
-                _phase = LeasePhase.Moved;
-                _timerRequest = new TimerRequest(null, true);
+                BeginMoved(lease);
                 Log.Moved(_logger, _name, lease.Epoch, result.Activation);
                 break;
             case StoreOutcome.Ended:
@@ -129,13 +128,20 @@ public sealed partial class LeaseCore
                 break;
             case StoreOutcome.Moved:
                 // Another activation adopted the lease: it is not lost, it is served elsewhere.
-                _phase = LeasePhase.Moved;
-                _timerRequest = new TimerRequest(null, true);
+                BeginMoved(lease);
                 break;
             default:
                 End(KeepAliveStatus.Lost, "lease re-granted, force-released or gone");
                 break;
         }
+    }
+
+    // Answer "moved" for a short grace (so holders learn to retry rather than find a fresh activation
+    // mid-deactivation), then deactivate; the holder's retry lands on an activation that adopts.
+    private void BeginMoved(ServedLease lease)
+    {
+        _phase = LeasePhase.Moved;
+        _timerRequest = new TimerRequest(Min(TimeSpan.FromMilliseconds(250), lease.Timing.RenewPeriod / 4), false);
     }
 
     private void CheckClock(TimeSpan sent, StoreResult result, LeaseTiming timing)

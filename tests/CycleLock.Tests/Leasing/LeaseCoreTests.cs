@@ -149,7 +149,9 @@ public sealed class LeaseCoreTests
 
         Assert.Equal(LeasePhase.Moved, a.Phase);
         Assert.Equal(KeepAliveStatus.Moved, a.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
-        Assert.True(a.TakeTimerRequest() is { Deactivate: true, Due: null });
+        Assert.True(a.TakeTimerRequest() is { Deactivate: false, Due: not null }, "answers moved for a short grace first");
+        await a.OnTimerAsync(CancellationToken.None);
+        Assert.True(a.TakeTimerRequest() is { Deactivate: true, Due: null }, "then deactivates");
         await b.OnTimerAsync(CancellationToken.None);
         Assert.Equal(LeasePhase.Held, b.Phase);
     }

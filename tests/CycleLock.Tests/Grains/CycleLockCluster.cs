@@ -1,0 +1,42 @@
+using CycleLock.Hosting;
+using CycleLock.Leasing;
+using CycleLock.Tests.Infrastructure;
+using Orleans.TestingHost;
+
+namespace CycleLock.Tests.Grains;
+
+/// <summary>An in-process Orleans cluster whose silos use the real PostgreSQL lease store.</summary>
+public sealed class CycleLockCluster : IAsyncDisposable
+{
+    private CycleLockCluster(InProcessTestCluster cluster, string serviceId)
+    {
+        Cluster = cluster;
+        ServiceId = serviceId;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public string ServiceId { get; }
+
+    public IClusterClient Client => Cluster.Client;
+
+    public static async Task<CycleLockCluster> StartAsync(PostgresFixture postgres, string serviceId, string clusterId, short silos = 1)
+    {
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.Options.ServiceId = serviceId;
+        builder.Options.ClusterId = clusterId;
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((_, silo) => silo.AddCycleLocks(
+            store => store.ConnectionString = postgres.ConnectionString,
+            locks => locks.FailoverFloor = FailoverFloorMode.Warn));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new CycleLockCluster(cluster, serviceId);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+}

@@ -21,15 +21,19 @@ public static class LockName
             throw new ArgumentException("Lock name must not be empty (rule: 1 to 256 UTF-8 bytes after NFC normalisation).", nameof(name));
         }
 
-        string normalized;
-        try
+        for (var i = 0; i < name.Length; i++)
         {
-            normalized = name.Normalize(NormalizationForm.FormC);
+            if (char.IsHighSurrogate(name[i]) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(name[i]))
+            {
+                throw new ArgumentException($"Lock name {Quote(name)} is not valid Unicode: lone surrogate U+{(int)name[i]:X4} at index {i} (rule: names must be well-formed UTF-16 text).", nameof(name));
+            }
         }
-        catch (ArgumentException e)
-        {
-            throw new ArgumentException($"Lock name {Quote(name)} is not valid Unicode (rule: names must be well-formed UTF-16 text).", nameof(name), e);
-        }
+
+        var normalized = name.Normalize(NormalizationForm.FormC);
 
         var bytes = Encoding.UTF8.GetByteCount(normalized);
         if (bytes > MaxUtf8Bytes)

@@ -17,7 +17,7 @@ internal static class DemoCommand
     {
         if (args.Length == 0 || args[0] != "demo")
         {
-            await Console.Error.WriteLineAsync("usage: cyclelock demo [--gateway PORT] [--lock NAME] [--ttl SECONDS] [--hold SECONDS]");
+            await Console.Error.WriteLineAsync("usage: cyclelock demo [--gateway PORT] [--lock NAME] [--ttl SECONDS] [--hold SECONDS] [--wait SECONDS] [--label TEXT]");
             return 2;
         }
 
@@ -25,6 +25,8 @@ internal static class DemoCommand
         var name = "demo/nightly-report";
         var ttl = TimeSpan.FromSeconds(12);
         var hold = TimeSpan.FromSeconds(10);
+        var wait = TimeSpan.Zero;
+        var label = $"demo-worker/{Environment.ProcessId}";
         try
         {
             for (var i = 1; i < args.Length; i += 2)
@@ -36,6 +38,8 @@ internal static class DemoCommand
                     case "--lock": name = LockName.Normalize(value); break;
                     case "--ttl": ttl = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                     case "--hold": hold = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
+                    case "--wait": wait = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
+                    case "--label": label = value; break;
                     default: throw new ArgumentException($"Unknown option {args[i]}.");
                 }
             }
@@ -52,9 +56,17 @@ internal static class DemoCommand
         using var host = builder.Build();
         await host.StartAsync();
         var grains = host.Services.GetRequiredService<IClusterClient>();
-        var locks = new CycleLockClient(grains, new CycleLockClientOptions { HolderLabel = $"demo-worker/{Environment.ProcessId}" });
+        var locks = new CycleLockClient(grains, new CycleLockClientOptions { HolderLabel = label });
 
+        var giveUp = DateTimeOffset.UtcNow + wait;
         var result = await locks.TryAcquireAsync(name, ttl);
+        while (result.Handle is null && DateTimeOffset.UtcNow < giveUp)
+        {
+            Console.WriteLine($"[{label}] busy: held by {result.Reply.HolderLabel} (epoch {result.Reply.Epoch}, {result.Reply.TimeLeft.TotalSeconds:0.0}s left); retrying");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            result = await locks.TryAcquireAsync(name, ttl);
+        }
+
         if (result.Handle is not { } handle)
         {
             Console.WriteLine($"not acquired: {result.Reply.Status} (holder {result.Reply.HolderLabel}, epoch {result.Reply.Epoch}, {result.Reply.TimeLeft} left)");
@@ -64,7 +76,7 @@ internal static class DemoCommand
 
         await using (handle)
         {
-            Console.WriteLine($"acquired {handle.Name}: epoch {handle.Epoch}, ttl {handle.Ttl}, valid for {handle.Remaining:g}");
+            Console.WriteLine($"[{label}] acquired {handle.Name}: epoch {handle.Epoch}, ttl {handle.Ttl}, valid for {handle.Remaining:g}");
             var grain = locks.Grain(name);
             var end = DateTimeOffset.UtcNow + hold;
             DateTimeOffset? lastRenewed = null;
@@ -72,22 +84,22 @@ internal static class DemoCommand
             {
                 var info = await grain.InspectAsync();
                 var renewed = info.RenewedAt != lastRenewed && lastRenewed is not null ? "  <- renewed by the grain timer" : string.Empty;
-                Console.WriteLine($"  state {handle.State,-10} renewed_at {info.RenewedAt:HH:mm:ss.fff}  expires_at {info.ExpiresAt:HH:mm:ss.fff}  valid for {handle.Remaining.TotalSeconds,5:0.0}s{renewed}");
+                Console.WriteLine($"[{label}]   state {handle.State,-10} renewed_at {info.RenewedAt:HH:mm:ss.fff}  expires_at {info.ExpiresAt:HH:mm:ss.fff}  valid for {handle.Remaining.TotalSeconds,5:0.0}s{renewed}");
                 lastRenewed = info.RenewedAt;
                 await Task.Delay(TimeSpan.FromSeconds(1));
             }
 
             if (handle.LostToken.IsCancellationRequested)
             {
-                Console.WriteLine($"lost: {handle.EndReason}");
+                Console.WriteLine($"[{label}] lost: {handle.EndReason}");
                 return 1;
             }
 
             var reply = await handle.ReleaseAsync(ReleaseReason.Completed);
-            Console.WriteLine($"released: {reply?.Status}");
+            Console.WriteLine($"[{label}] released: {reply?.Status}");
             foreach (var entry in (await grain.GetHistoryAsync(10, null)).Reverse())
             {
-                Console.WriteLine($"  history #{entry.Id}: epoch {entry.Epoch} {entry.Event,-15} {entry.Reason} {entry.At:HH:mm:ss.fff}");
+                Console.WriteLine($"[{label}]   history #{entry.Id}: epoch {entry.Epoch} {entry.Event,-15} {entry.Reason} {entry.At:HH:mm:ss.fff}");
             }
         }
 

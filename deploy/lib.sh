@@ -1,0 +1,38 @@
+# Shared helpers for the deploy scripts (sourced, not run).
+
+# Prints the directory holding initdb/pg_ctl, installing PostgreSQL from Debian packages when missing (as root).
+cyclelock_pg_bin() {
+  local dir
+  for dir in $(command -v initdb 2>/dev/null | xargs -r dirname) /usr/lib/postgresql/*/bin; do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then echo "$dir"; return 0; fi
+  done
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "PostgreSQL server binaries (initdb, pg_ctl) are missing: run 'sudo apt-get install -y postgresql' (Debian) or set the connection string." >&2
+    return 1
+  fi
+  echo "Installing PostgreSQL from Debian packages..." >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  for dir in /usr/lib/postgresql/*/bin; do
+    if [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
+  done
+  echo "PostgreSQL installed but initdb was not found." >&2
+  return 1
+}
+
+# Fails with a clear message when the .NET 10 SDK is missing.
+cyclelock_require_dotnet() {
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "The .NET 10 SDK is required: see https://learn.microsoft.com/dotnet/core/install/linux-debian (package dotnet-sdk-10.0)." >&2
+    return 1
+  fi
+}
+
+# Runs a command as the postgres user when we are root (initdb and postgres refuse to run as root).
+cyclelock_as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+cyclelock_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+    || echo $((20000 + RANDOM % 20000))
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test. The test run starts its own throwaway PostgreSQL (initdb + pg_ctl on a free loopback
+# port) unless CYCLELOCK_TEST_CONNECTION names one; this script only makes sure the server binaries and
+# the .NET SDK are there. Ends with one line: "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. deploy/lib.sh
+
+cyclelock_require_dotnet
+if [ -z "${CYCLELOCK_TEST_CONNECTION:-}" ]; then
+  bin=$(cyclelock_pg_bin)
+  export PATH="$bin:$PATH"
+fi
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+dotnet test CycleLock.slnx -c Release --logger "trx;LogFilePrefix=results" --logger "console;verbosity=normal" --results-directory "$results" || status=$?
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(echo "$counters" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p'); passed=$((passed + ${p:-0}))
+  f=$(echo "$counters" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p'); failed=$((failed + ${f:-0}))
+  n=$(echo "$counters" | sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p'); skipped=$((skipped + ${n:-0}))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"

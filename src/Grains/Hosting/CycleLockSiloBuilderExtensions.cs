@@ -19,8 +19,17 @@ public static class CycleLockSiloBuilderExtensions
     public static ISiloBuilder AddCycleLocks(this ISiloBuilder builder, Action<LeaseStoreOptions> configureStore, Action<CycleLockOptions>? configureLocks = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddCycleLockServices(configureStore, configureLocks);
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, MigrationLifecycleParticipant>();
+        return builder;
+    }
+
+    /// <summary>The services behind <see cref="AddCycleLocks"/> (options with their validation, the data
+    /// source, the lease store and the pruner), for hosts and tests that compose them themselves.</summary>
+    public static IServiceCollection AddCycleLockServices(this IServiceCollection services, Action<LeaseStoreOptions> configureStore, Action<CycleLockOptions>? configureLocks = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configureStore);
-        var services = builder.Services;
         services.AddOptions<LeaseStoreOptions>().Configure(configureStore).ValidateDataAnnotations().ValidateOnStart();
         var locks = services.AddOptions<CycleLockOptions>().ValidateDataAnnotations().ValidateOnStart();
         if (configureLocks is not null)
@@ -37,7 +46,7 @@ public static class CycleLockSiloBuilderExtensions
             var serviceId = options.ServiceId ?? sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
             return new PostgresLeaseStore(sp.GetRequiredService<NpgsqlDataSource>(), serviceId, options);
         });
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, MigrationLifecycleParticipant>();
-        return builder;
+        services.AddHostedService<LeasePruner>();
+        return services;
     }
 }

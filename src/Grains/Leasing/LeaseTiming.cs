@@ -98,7 +98,13 @@ public readonly record struct LeaseTiming(
             }
         }
 
-        return TimeSpan.FromMilliseconds(Math.Ceiling(high.TotalMilliseconds));
+        var milliseconds = Math.Ceiling(high.TotalMilliseconds);
+        while (milliseconds > 1 && meets(TimeSpan.FromMilliseconds(milliseconds - 1)))
+        {
+            milliseconds--;
+        }
+
+        return TimeSpan.FromMilliseconds(milliseconds);
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

@@ -34,6 +34,10 @@ public interface ILeaseStore
     /// <summary>Locks in name order after <paramref name="afterName"/>, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken);
 
+    /// <summary>Deletes at most <paramref name="batchSize"/> history rows older than <paramref name="historyRetention"/>
+    /// and as many spent holder ids older than <paramref name="spentRetention"/>; returns the rows deleted.</summary>
+    Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken);
+
     /// <summary>History of one lock, newest first, with ids below <paramref name="beforeId"/> when given.</summary>
     Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken);
 }

@@ -33,6 +33,24 @@ internal static class LeaseSql
 
     public const string List = $"SELECT {LockColumns} FROM cyclelock.lease WHERE service_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3";
 
+    // Batched, and SKIP LOCKED so silos pruning at once do not queue behind each other.
+    public const string PruneHistory = """
+        WITH doomed AS (
+            SELECT id FROM cyclelock.history
+            WHERE service_id = $1 AND at < clock_timestamp() - $2::interval
+            ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+        DELETE FROM cyclelock.history h USING doomed WHERE h.id = doomed.id
+        """;
+
+    public const string PruneSpent = """
+        WITH doomed AS (
+            SELECT name, holder_id FROM cyclelock.spent_holder
+            WHERE service_id = $1 AND spent_at < clock_timestamp() - $2::interval
+            LIMIT $3 FOR UPDATE SKIP LOCKED)
+        DELETE FROM cyclelock.spent_holder s USING doomed
+        WHERE s.service_id = $1 AND s.name = doomed.name AND s.holder_id = doomed.holder_id
+        """;
+
     public const string History = """
         SELECT id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at
         FROM cyclelock.history

@@ -22,6 +22,22 @@ public sealed class LeaseStoreOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan ForceReleaseLockTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long history is kept (N1 holds within it). Default 30 days; 1 hour to 10 years.</summary>
+    [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
+    public TimeSpan HistoryRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long a spent holder id is kept: far longer than any acquire stays in flight. Default 1 day; 1 hour to 365 days.</summary>
+    [Range(typeof(TimeSpan), "01:00:00", "365.00:00:00")]
+    public TimeSpan SpentHolderRetention { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>How often each silo prunes history and spent holder ids. Default 1 hour; 1 minute to 1 day.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan PruneInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Rows deleted per prune statement. Default 1000; 1 to 100 000.</summary>
+    [Range(1, 100_000)]
+    public int PruneBatchSize { get; set; } = 1000;
+
     /// <summary>Apply the schema migrations at silo start. Default true.</summary>
     public bool RunMigrations { get; set; } = true;
 }

@@ -141,6 +141,23 @@ public sealed class PostgresLeaseStore : ILeaseStore
         return entries;
     }
 
+    /// <inheritdoc />
+    public async Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var deleted = 0;
+        foreach (var (sql, retention) in new[] { (LeaseSql.PruneHistory, historyRetention), (LeaseSql.PruneSpent, spentRetention) })
+        {
+            await using var command = _dataSource.CreateCommand(sql);
+            command.Parameters.Add(Text(_serviceId));
+            command.Parameters.Add(Interval(retention));
+            command.Parameters.Add(Int(batchSize));
+            deleted += await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
+
     private async Task<StoreResult> RunAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
     {
         await using var command = _dataSource.CreateCommand(sql);

@@ -244,6 +244,17 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         }
     }
 
+    public Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var cutoff = Now - historyRetention;
+            var doomed = _history.Where(h => h.At < cutoff).Take(batchSize).ToList();
+            _history.RemoveAll(doomed.Contains);
+            return Task.FromResult(doomed.Count);
+        }
+    }
+
     public Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -36,6 +36,8 @@ public sealed class SteppedLeaseStore(ILeaseStore inner) : ILeaseStore
 
     public Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken) => inner.ListAsync(afterName, limit, cancellationToken);
 
+    public Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken) => inner.PruneAsync(historyRetention, spentRetention, batchSize, cancellationToken);
+
     public Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken) => inner.HistoryAsync(name, beforeId, limit, cancellationToken);
 
     private Task<StoreResult> Enqueue(string operation, string activation, Func<Task<StoreResult>> execute)

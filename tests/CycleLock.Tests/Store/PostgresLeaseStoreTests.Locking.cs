@@ -126,6 +126,45 @@ public sealed partial class PostgresLeaseStoreTests
         Assert.Equal("on", (string)(await setting.ExecuteScalarAsync())!);
     }
 
+    [Fact]
+    public async Task Prune_PastRetention_DeletesInBatchesAndKeepsRecentRows()
+    {
+        var store = CreateStore(new LeaseStoreOptions());
+        var name = NewName();
+        for (var i = 0; i < 5; i++)
+        {
+            var (h, k) = NewHolder();
+            var grant = await store.AcquireAsync(name, h, "w", k, Long, "act-1", None);
+            await store.ReleaseAsync(name, h, k, grant.Epoch, "act-1", ReleaseReason.Completed, true, 0, None);
+        }
+
+        var (live, kl) = NewHolder();
+        await store.AcquireAsync(name, live, "live", kl, Long, "act-1", None);
+        foreach (var sql in new[]
+        {
+            "UPDATE cyclelock.history SET at = at - interval '31 days' WHERE service_id = $1 AND id IN (SELECT id FROM cyclelock.history WHERE service_id = $1 ORDER BY id LIMIT 10)",
+            "UPDATE cyclelock.spent_holder SET spent_at = spent_at - interval '2 days' WHERE service_id = $1",
+        })
+        {
+            await using var age = postgres.DataSource.CreateCommand(sql);
+            age.Parameters.Add(new() { Value = store.ServiceId });
+            await age.ExecuteNonQueryAsync();
+        }
+
+        var first = await store.PruneAsync(TimeSpan.FromDays(30), TimeSpan.FromDays(1), 4, None);
+        var rest = 0;
+        int deleted;
+        while ((deleted = await store.PruneAsync(TimeSpan.FromDays(30), TimeSpan.FromDays(1), 4, None)) > 0)
+        {
+            rest += deleted;
+        }
+
+        Assert.Equal(8, first); // 4 history rows + 4 spent ids: one batch each
+        Assert.Equal(10 + 5 - 8, rest);
+        var remaining = Assert.Single(await store.HistoryAsync(name, null, 100, None));
+        Assert.Equal(("granted", live), (remaining.Event, remaining.HolderId));
+    }
+
     private async Task<TimeSpan> WhileKeyShareHeldAsync(string serviceId, string name, Func<Task<StoreResult>> operation, StoreOutcome expected)
     {
         await using var connection = await postgres.DataSource.OpenConnectionAsync();

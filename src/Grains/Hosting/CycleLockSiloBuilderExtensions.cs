@@ -1,7 +1,9 @@
 using CycleLock.Leasing;
 using CycleLock.Persistence;
+using CycleLock.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
@@ -39,12 +41,18 @@ public static class CycleLockSiloBuilderExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockOptions>, CycleLockOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value.ConnectionString));
+        services.AddOptions<DatabaseResilienceOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp => LeaseStoreDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value));
+        services.TryAddSingleton(sp => new DatabaseResilience(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            sp.GetRequiredService<IOptions<DatabaseResilienceOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<DatabaseResilience>>()));
         services.TryAddSingleton<ILeaseStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value;
             var serviceId = options.ServiceId ?? sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
-            return new PostgresLeaseStore(sp.GetRequiredService<NpgsqlDataSource>(), serviceId, options);
+            return new PostgresLeaseStore(sp.GetRequiredService<NpgsqlDataSource>(), serviceId, options, sp.GetRequiredService<DatabaseResilience>());
         });
         services.AddHostedService<LeasePruner>();
         return services;

@@ -38,6 +38,16 @@ public sealed class LeaseStoreOptions
     [Range(1, 100_000)]
     public int PruneBatchSize { get; set; } = 1000;
 
+    /// <summary>Pooler-safe connections (FACTS: transaction-mode PgBouncer): <c>No Reset On Close</c>, no
+    /// auto-prepare, and idle pooled connections closed after <see cref="IdleConnectionLifetime"/> so a pooler's
+    /// idle timeout rarely reaps one first. The transient-error matcher heals either way. Default true.</summary>
+    public bool PoolerSafe { get; set; } = true;
+
+    /// <summary>With <see cref="PoolerSafe"/>: how long a pooled connection may sit idle (keep it below the
+    /// pooler's client idle timeout). Default 5 s; 2 s to 1 h.</summary>
+    [Range(typeof(TimeSpan), "00:00:02", "01:00:00")]
+    public TimeSpan IdleConnectionLifetime { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Apply the schema migrations at silo start. Default true.</summary>
     public bool RunMigrations { get; set; } = true;
 }

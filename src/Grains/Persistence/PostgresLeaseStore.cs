@@ -1,13 +1,16 @@
 using System.Data.Common;
+using CycleLock.Resilience;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace CycleLock.Persistence;
 
 /// <summary>
-/// The PostgreSQL lease store. One singleton <see cref="NpgsqlDataSource"/>; each call opens a pooled
-/// connection for one statement. Every result carries <c>current_setting('synchronous_commit')</c>,
-/// and <c>off</c> is a permanent <see cref="LeaseStoreConfigurationException"/>.
+/// The PostgreSQL lease store. One singleton <see cref="NpgsqlDataSource"/>; each attempt opens a pooled
+/// connection for one statement, and every call runs through the silo's <see cref="DatabaseResilience"/>
+/// pipeline (the transient-error matcher, retries, reconnect, breaker). Every operation is idempotent, so
+/// a retry after an attempt whose outcome is in doubt is safe — each method says why. Every result carries
+/// <c>current_setting('synchronous_commit')</c>, and <c>off</c> is a permanent <see cref="LeaseStoreConfigurationException"/>.
 /// </summary>
 public sealed class PostgresLeaseStore : ILeaseStore
 {
@@ -16,9 +19,11 @@ public sealed class PostgresLeaseStore : ILeaseStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly LeaseStoreOptions _options;
+    private readonly DatabaseResilience _resilience;
 
-    /// <summary>Creates the store for the rows of <paramref name="serviceId"/>.</summary>
-    public PostgresLeaseStore(NpgsqlDataSource dataSource, string serviceId, LeaseStoreOptions options)
+    /// <summary>Creates the store for the rows of <paramref name="serviceId"/>; without
+    /// <paramref name="resilience"/> it builds a pipeline with the default options.</summary>
+    public PostgresLeaseStore(NpgsqlDataSource dataSource, string serviceId, LeaseStoreOptions options, DatabaseResilience? resilience = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentException.ThrowIfNullOrWhiteSpace(serviceId);
@@ -26,6 +31,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
         _dataSource = dataSource;
         _serviceId = serviceId;
         _options = options;
+        _resilience = resilience ?? new DatabaseResilience(dataSource, new DatabaseResilienceOptions());
     }
 
     /// <summary>The ServiceId namespace of this store's rows.</summary>
@@ -36,7 +42,8 @@ public sealed class PostgresLeaseStore : ILeaseStore
     {
         try
         {
-            return await RunAsync(LeaseSql.Acquire, cancellationToken,
+            // Idempotent: a retry by the same holder id and key returns the same lease ("reacquired").
+            return await RunAsync("acquire", name, null, LeaseSql.Acquire, cancellationToken,
                 Text(_serviceId), Text(name), Uuid(holderId), Text(label), Bytes(key.Hash()), Interval(ttl), Text(activation),
                 Int((int)_options.GrantLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
         }
@@ -49,17 +56,20 @@ public sealed class PostgresLeaseStore : ILeaseStore
 
     /// <inheritdoc />
     public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
-        RunAsync(LeaseSql.Adopt, cancellationToken,
+        // Idempotent: adopting again by the same activation changes nothing but prev_activation.
+        RunAsync("adopt", name, epoch, LeaseSql.Adopt, cancellationToken,
             Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()), Long(epoch), Text(activation));
 
     /// <inheritdoc />
     public Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
-        RunAsync(LeaseSql.Renew, cancellationToken,
+        // Idempotent: a second renewal sets expires_at = now + ttl again; it never revives an expired lease.
+        RunAsync("renew", name, epoch, LeaseSql.Renew, cancellationToken,
             Text(_serviceId), Text(name), Uuid(holderId), Long(epoch), Text(activation), Interval(ttl));
 
     /// <inheritdoc />
     public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
-        RunAsync(LeaseSql.Release, cancellationToken,
+        // Idempotent: a retry finds the epoch's end event and answers "already released" (counters move once).
+        RunAsync("release", name, epoch, LeaseSql.Release, cancellationToken,
             Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()), Long(epoch), Text(activation), Text(reason.ToText()),
             Bool(byHolder), Int(maxStalls));
 
@@ -68,7 +78,8 @@ public sealed class PostgresLeaseStore : ILeaseStore
     {
         try
         {
-            return await RunAsync(LeaseSql.ForceRelease, cancellationToken,
+            // Idempotent: conditional on the expected epoch; a retry finds the force-release in history.
+            return await RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken,
                 Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
                 Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
                 Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
@@ -81,14 +92,49 @@ public sealed class PostgresLeaseStore : ILeaseStore
 
     /// <inheritdoc />
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
-        RunAsync(LeaseSql.Abandon, cancellationToken, Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()));
+        // Idempotent: the id is spent with ON CONFLICT DO NOTHING; a released grant is not released twice.
+        RunAsync("abandon", name, null, LeaseSql.Abandon, cancellationToken, Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()));
 
     /// <inheritdoc />
     public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
-        RunAsync(LeaseSql.Reset, cancellationToken, Text(_serviceId), Text(name), Text(by));
+        // Idempotent: only a dead lock is reset; a retry finds it free and changes nothing.
+        RunAsync("reset", name, null, LeaseSql.Reset, cancellationToken, Text(_serviceId), Text(name), Text(by));
 
     /// <inheritdoc />
-    public async Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken)
+    public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken) =>
+        // Read-only.
+        _resilience.ExecuteAsync("get", name, null, token => GetOnceAsync(name, token), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+
+        // Read-only.
+        return _resilience.ExecuteAsync("list", null, null, token => ListOnceAsync(afterName, limit, token), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+
+        // Read-only.
+        return _resilience.ExecuteAsync("history", name, null, token => HistoryOnceAsync(name, beforeId, limit, token), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+
+        // Idempotent: deletes rows past retention; a retry deletes the next ones or none.
+        return _resilience.ExecuteAsync("prune", null, null, token => PruneOnceAsync(historyRetention, spentRetention, batchSize, token), cancellationToken);
+    }
+
+    private async Task<LockInfo> GetOnceAsync(string name, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(LeaseSql.Get);
         command.Parameters.Add(Text(_serviceId));
@@ -99,11 +145,8 @@ public sealed class PostgresLeaseStore : ILeaseStore
             : new LockInfo(name, LockState.Free, 0, null, null, null, null, null, null, TimeSpan.Zero, null, 0, 0, null, null, false);
     }
 
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<LockInfo>> ListOnceAsync(string? afterName, int limit, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         await using var command = _dataSource.CreateCommand(LeaseSql.List);
         command.Parameters.Add(Text(_serviceId));
         command.Parameters.Add(Text(afterName));
@@ -118,11 +161,8 @@ public sealed class PostgresLeaseStore : ILeaseStore
         return locks;
     }
 
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<LockHistoryEntry>> HistoryOnceAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         await using var command = _dataSource.CreateCommand(LeaseSql.History);
         command.Parameters.Add(Text(_serviceId));
         command.Parameters.Add(Text(name));
@@ -141,10 +181,8 @@ public sealed class PostgresLeaseStore : ILeaseStore
         return entries;
     }
 
-    /// <inheritdoc />
-    public async Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
+    private async Task<int> PruneOnceAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var deleted = 0;
         foreach (var (sql, retention) in new[] { (LeaseSql.PruneHistory, historyRetention), (LeaseSql.PruneSpent, spentRetention) })
         {
@@ -158,10 +196,17 @@ public sealed class PostgresLeaseStore : ILeaseStore
         return deleted;
     }
 
-    private async Task<StoreResult> RunAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
+    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
+        _resilience.ExecuteAsync(operation, name, epoch, token => RunOnceAsync(sql, parameters, token), cancellationToken);
+
+    private async Task<StoreResult> RunOnceAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(sql);
-        command.Parameters.AddRange(parameters);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter.Clone());
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

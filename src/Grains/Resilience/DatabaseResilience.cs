@@ -1,0 +1,195 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace CycleLock.Resilience;
+
+/// <summary>
+/// The one resilience pipeline of a silo's lease store, built once: a circuit breaker over whole
+/// executions (so a transient failure healed by a retry does not count, and while the store is down
+/// one probe passes per break duration), retries classified by <see cref="TransientErrorMatcher"/> with
+/// exponential backoff and jitter, and a per-attempt timeout of min(MaxAttemptTimeout, the caller's
+/// remaining budget). A <c>TransientReconnect</c> failure clears the pool once (single-flight) before the
+/// retry, so it runs on a fresh connection. Only idempotent statements are executed through it.
+/// </summary>
+public sealed partial class DatabaseResilience
+{
+    /// <summary>The meter every CycleLock database count is reported on.</summary>
+    public const string MeterName = "CycleLock";
+
+    private static readonly ResiliencePropertyKey<OperationInfo> Operation = new("cyclelock.operation");
+    private static readonly ResiliencePropertyKey<CancellationToken> CallerToken = new("cyclelock.caller");
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("cyclelock.db.attempts", description: "Database attempts by operation and outcome (success or the matcher rule).");
+    private static readonly Counter<long> Retries = Meter.CreateCounter<long>("cyclelock.db.retries", description: "Retries by operation and matcher rule.");
+    private static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("cyclelock.db.reconnects", description: "Pool clears after a reconnect-class failure.");
+    private static readonly Counter<long> GiveUps = Meter.CreateCounter<long>("cyclelock.db.giveups", description: "Executions that failed, by operation and matcher rule.");
+    private static readonly Counter<long> BreakerChanges = Meter.CreateCounter<long>("cyclelock.db.breaker", description: "Circuit breaker state changes.");
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly DatabaseResilienceOptions _options;
+    private readonly object _reconnectGate = new();
+    private Task? _reconnect;
+
+    /// <summary>Builds the pipeline over <paramref name="dataSource"/>.</summary>
+    public DatabaseResilience(NpgsqlDataSource dataSource, DatabaseResilienceOptions options, TimeProvider? time = null, ILogger<DatabaseResilience>? logger = null)
+    {
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _time = time ?? TimeProvider.System;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        Pipeline = Build();
+    }
+
+    /// <summary>The pipeline (exposed for its shape test).</summary>
+    public ResiliencePipeline Pipeline { get; }
+
+    /// <summary>Runs one idempotent statement. <paramref name="cancellationToken"/> is the caller's budget.</summary>
+    public async Task<T> ExecuteAsync<T>(string operation, string? lockName, long? epoch, Func<CancellationToken, Task<T>> statement, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        var info = new OperationInfo(operation, lockName, epoch);
+        context.Properties.Set(Operation, info);
+        context.Properties.Set(CallerToken, cancellationToken);
+        try
+        {
+            return await Pipeline.ExecuteAsync(
+                static async (ctx, state) =>
+                {
+                    ctx.Properties.TryGetValue(Operation, out var op);
+                    try
+                    {
+                        var result = await state(ctx.CancellationToken).ConfigureAwait(false);
+                        Attempts.Add(1, new("op", op.Name), new("outcome", "success"));
+                        return result;
+                    }
+                    catch (Exception e)
+                    {
+                        var caller = ctx.Properties.GetValue(CallerToken, default);
+                        var match = TransientErrorMatcher.Classify(e, caller, attemptTimedOut: ctx.CancellationToken.IsCancellationRequested && !caller.IsCancellationRequested);
+                        Attempts.Add(1, new("op", op.Name), new("outcome", match.Rule));
+                        throw;
+                    }
+                },
+                context,
+                statement).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            var match = TransientErrorMatcher.Classify(e, cancellationToken);
+            if (match.Class != ErrorClass.Stop)
+            {
+                GiveUps.Add(1, new("op", operation), new("rule", match.Rule));
+                LogGaveUp(_logger, operation, lockName, epoch, match.Rule, match.Class, e.GetType().Name);
+            }
+
+            throw;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private ResiliencePipeline Build() => new ResiliencePipelineBuilder { TimeProvider = _time }
+        .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            Name = "cyclelock-db-breaker",
+            FailureRatio = _options.BreakerFailureRatio,
+            MinimumThroughput = _options.BreakerMinimumThroughput,
+            SamplingDuration = _options.BreakerSamplingDuration,
+            BreakDuration = _options.BreakerBreakDuration,
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && TransientErrorMatcher.Classify(e, args.Context.CancellationToken) is { IsTransient: true, Rule: not "circuit-open" }),
+            OnOpened = args =>
+            {
+                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "open"));
+                LogBreaker(_logger, "open", args.BreakDuration);
+                return default;
+            },
+            OnHalfOpened = _ =>
+            {
+                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "half-open"));
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "closed"));
+                LogBreaker(_logger, "closed", TimeSpan.Zero);
+                return default;
+            },
+        })
+        .AddRetry(new RetryStrategyOptions
+        {
+            Name = "cyclelock-db-retry",
+            MaxRetryAttempts = _options.MaxRetryAttempts,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = _options.BaseDelay,
+            MaxDelay = _options.MaxDelay,
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
+                && TransientErrorMatcher.Classify(e, args.Context.Properties.GetValue(CallerToken, default), e is TimeoutRejectedException) is { IsTransient: true, Rule: not "circuit-open" }),
+            OnRetry = async args =>
+            {
+                var op = args.Context.Properties.GetValue(Operation, default);
+                var match = TransientErrorMatcher.Classify(args.Outcome.Exception!, args.Context.Properties.GetValue(CallerToken, default), args.Outcome.Exception is TimeoutRejectedException);
+                Retries.Add(1, new("op", op.Name), new("rule", match.Rule));
+                LogRetry(_logger, op.Name, op.Lock, op.Epoch, match.Rule, args.AttemptNumber + 1, args.RetryDelay);
+                if (match.Class == ErrorClass.TransientReconnect)
+                {
+                    await ReconnectAsync(args.Context.CancellationToken).ConfigureAwait(false);
+                }
+            },
+        })
+        .AddTimeout(new TimeoutStrategyOptions
+        {
+            Name = "cyclelock-db-attempt-timeout",
+            TimeoutGenerator = args => ValueTask.FromResult(_options.MaxAttemptTimeout),
+        })
+        .Build();
+
+    // Single-flight: the first caller clears the pool; callers arriving while it runs wait for the same task.
+    private Task ReconnectAsync(CancellationToken cancellationToken)
+    {
+        Task reconnect;
+        lock (_reconnectGate)
+        {
+            if (_reconnect is null || _reconnect.IsCompleted)
+            {
+                _reconnect = ClearPoolAsync();
+            }
+
+            reconnect = _reconnect;
+        }
+
+        return reconnect.WaitAsync(cancellationToken);
+    }
+
+    private async Task ClearPoolAsync()
+    {
+        await Task.Yield();
+        _dataSource.Clear();
+        Reconnects.Add(1);
+        LogReconnect(_logger);
+    }
+
+    private readonly record struct OperationInfo(string Name, string? Lock, long? Epoch);
+
+    [LoggerMessage(1, LogLevel.Information, "Lease store {Operation} lock {Lock} epoch {Epoch}: retry {Attempt} after {Delay} (rule {Rule})")]
+    private static partial void LogRetry(ILogger logger, string operation, string? @lock, long? epoch, string rule, int attempt, TimeSpan delay);
+
+    [LoggerMessage(2, LogLevel.Information, "Lease store: cleared the connection pool to reconnect")]
+    private static partial void LogReconnect(ILogger logger);
+
+    [LoggerMessage(3, LogLevel.Warning, "Lease store {Operation} lock {Lock} epoch {Epoch} gave up: rule {Rule} ({Class}, {ExceptionType})")]
+    private static partial void LogGaveUp(ILogger logger, string operation, string? @lock, long? epoch, string rule, ErrorClass @class, string exceptionType);
+
+    [LoggerMessage(4, LogLevel.Warning, "Lease store circuit breaker {State} (break {BreakDuration})")]
+    private static partial void LogBreaker(ILogger logger, string state, TimeSpan breakDuration);
+}

@@ -14,4 +14,9 @@ public enum KeepAliveStatus
 
     /// <summary>Another activation serves this lease: retry shortly, it is not lost.</summary>
     Moved = 3,
+
+    /// <summary>This activation cannot vouch for the lease now (its deadline passed without a renewal, or it
+    /// is ending the lease by stall or force-release and the database has not answered): no new validity,
+    /// not a loss — the lease may be served elsewhere. Keep sending keep-alives until ValidUntil.</summary>
+    Uncertain = 4,
 }

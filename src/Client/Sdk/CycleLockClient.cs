@@ -22,6 +22,19 @@ public sealed class CycleLockClient
     /// <summary>The grain of a lock (the name is validated and NFC-normalised).</summary>
     public ICycleLockGrain Grain(string name) => _grains.GetGrain<ICycleLockGrain>(LockName.Normalize(name));
 
+    private async Task AbandonAsync(ICycleLockGrain grain, AcquireRequest request)
+    {
+        try
+        {
+            using var abandon = new CancellationTokenSource(_options.AcquireCallTimeout);
+            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key)).WaitAsync(abandon.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            // The holder id is never reused; an unabandoned grant ends by stall (no keep-alives come).
+        }
+    }
+
     /// <summary>Tries once to acquire <paramref name="name"/> for <paramref name="ttl"/> (default
     /// <see cref="CycleLockClientOptions.DefaultTtl"/>). Bad input throws <see cref="ArgumentException"/>.</summary>
     public async Task<AcquireResult> TryAcquireAsync(string name, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
@@ -44,6 +57,12 @@ public sealed class CycleLockClient
                 var reply = await grain.TryAcquireAsync(request, call.Token).ConfigureAwait(false);
                 if (reply.Status != AcquireStatus.Granted)
                 {
+                    if (last is not null)
+                    {
+                        // An earlier try may have been granted with its reply lost: do not leave that grant pinned.
+                        await AbandonAsync(grain, request).ConfigureAwait(false);
+                    }
+
                     return new AcquireResult(null, reply);
                 }
 
@@ -63,16 +82,7 @@ public sealed class CycleLockClient
             }
         }
 
-        try
-        {
-            using var abandon = new CancellationTokenSource(_options.AcquireCallTimeout);
-            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key)).WaitAsync(abandon.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not ArgumentException)
-        {
-            // The holder id is never reused; an unabandoned grant ends by stall (no keep-alives come).
-        }
-
+        await AbandonAsync(grain, request).ConfigureAwait(false);
         throw new TimeoutException($"Acquire of lock {LockName.Quote(normalized)} got no reply after {_options.AcquireTries} tries; it was abandoned.", last);
     }
 }

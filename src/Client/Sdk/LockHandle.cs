@@ -173,11 +173,20 @@ public sealed class LockHandle : IAsyncDisposable
 
             var sent = _validity.Mark();
             lastSend = sent.Timestamp;
+
+            // kt = min(ValidUntil − now, ht/4, 2 s): a call never outlives the validity it could extend, so
+            // LostToken fires on time even when the call hangs.
             var timeout = Min(Min(_validity.Remaining, _holderTimeout / 4), MaxKeepAliveTimeout);
+            if (timeout <= TimeSpan.Zero)
+            {
+                MarkEnded(LockHandleState.Lost, "valid-until passed");
+                return;
+            }
+
             try
             {
                 using var call = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                call.CancelAfter(Max(timeout, MinInterval));
+                call.CancelAfter(timeout);
                 var reply = await _grain.KeepAliveAsync(request, call.Token).ConfigureAwait(false);
                 OnReply(reply, sent);
             }
@@ -204,6 +213,11 @@ public sealed class LockHandle : IAsyncDisposable
             case KeepAliveStatus.Moved:
                 // Served by another activation: not lost. The next keep-alive goes shortly (jittered).
                 _lastValidFor = TimeSpan.FromMilliseconds(100 + Random.Shared.Next(100));
+                break;
+            case KeepAliveStatus.Uncertain:
+                // The activation cannot vouch for the lease now: jeopardy, no extension, not a loss.
+                SetState(LockHandleState.InJeopardy);
+                _lastValidFor = TimeSpan.FromMilliseconds(200 + Random.Shared.Next(200));
                 break;
             default:
                 MarkEnded(LockHandleState.Lost, reply.Reason ?? reply.Status.ToString());

@@ -11,6 +11,7 @@ public sealed partial class LeaseCore
     public async Task<AcquireReply> AcquireAsync(AcquireRequest request, CancellationToken cancellationToken)
     {
         RequestRules.Acquire(request, _floor);
+        await SettlePendingForceAsync(cancellationToken);
         var now = Now();
         if (_phase == LeasePhase.Held && _lease is { } served && now < _deadline)
         {

@@ -12,6 +12,7 @@ public sealed partial class LeaseCore
     public async Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken)
     {
         RequestRules.Release(request);
+        await SettlePendingForceAsync(cancellationToken);
         for (var round = 0; round < 2; round++)
         {
             if (Serves(request.HolderId, request.Epoch))
@@ -32,10 +33,10 @@ public sealed partial class LeaseCore
                         }
 
                         break; // moved: adopt below, then release again
+                    case LeasePhase.Ending when _endingKind == EndingKind.Force:
+                        return new ReleaseReply(ReleaseStatus.Lost, "force-released", lease.Epoch);
                     case LeasePhase.Ending:
-                        return _endingStatus == KeepAliveStatus.Released
-                            ? new ReleaseReply(ReleaseStatus.AlreadyReleased, _endingReason, lease.Epoch)
-                            : new ReleaseReply(ReleaseStatus.Lost, null, lease.Epoch);
+                        return new ReleaseReply(ReleaseStatus.AlreadyReleased, _endingReason, lease.Epoch);
                     case LeasePhase.Lost:
                         return new ReleaseReply(ReleaseStatus.Lost, null, lease.Epoch);
                 }
@@ -70,7 +71,7 @@ public sealed partial class LeaseCore
     private async Task<ReleaseReply?> ReleaseServedAsync(ServedLease lease, ReleaseRequest request, CancellationToken cancellationToken)
     {
         var reason = request.Reason.ToText();
-        BeginEnding(KeepAliveStatus.Released, reason);
+        BeginEnding(EndingKind.HolderRelease, reason);
         StoreResult result;
         try
         {
@@ -121,24 +122,25 @@ public sealed partial class LeaseCore
     {
         RequestRules.ForceRelease(request);
         var serving = _lease is { } lease && lease.Epoch == request.ExpectedEpoch && _phase is LeasePhase.Held or LeasePhase.Ending or LeasePhase.Lost;
-        var before = (_phase, _endingStatus, _endingReason);
+        var before = (_phase, _endingKind, _endingReason, _pendingForce);
         if (serving)
         {
-            BeginEnding(KeepAliveStatus.Lost, "force-released");
+            BeginEnding(EndingKind.Force, "force-released");
             _pendingForce = request;
         }
 
         var result = await SendForceReleaseAsync(request, cancellationToken);
-        if (result.Outcome == StoreOutcome.ForceBusy && _pendingForce is not null)
+        if (result.Outcome == StoreOutcome.ForceBusy && serving && ReferenceEquals(_pendingForce, request))
         {
-            // The lock timeout aborted the statement: nothing changed, so the lease is served as before.
-            (_phase, _endingStatus, _endingReason) = before;
-            _pendingForce = null;
+            // The lock timeout aborted the statement: nothing changed, so the activation is as it was
+            // (including an earlier force-release still in doubt, which its timer keeps retrying).
+            (_phase, _endingKind, _endingReason, _pendingForce) = before;
         }
 
         return ToForceReply(result);
     }
 
+    // Ends the served lease only when the statement was about the served epoch and gave a definite answer.
     private async Task<StoreResult> SendForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken)
     {
         var ownEpoch = _lease?.Epoch == request.ExpectedEpoch;
@@ -159,13 +161,28 @@ public sealed partial class LeaseCore
             throw;
         }
 
-        if (_pendingForce is not null && result.Outcome != StoreOutcome.ForceBusy)
+        if (ownEpoch && _pendingForce is not null && _pendingForce.ExpectedEpoch == request.ExpectedEpoch && result.Outcome != StoreOutcome.ForceBusy)
         {
             End(KeepAliveStatus.Lost, "force-released");
             Log.ForceReleased(_logger, _name, request.ExpectedEpoch, request.By);
         }
 
         return result;
+    }
+
+    // A force-release whose outcome is in doubt must be settled before this activation serves anything:
+    // the statement may still commit with a fence that does not cover a promise made meanwhile.
+    private async Task SettlePendingForceAsync(CancellationToken cancellationToken)
+    {
+        if (_pendingForce is { } pending)
+        {
+            var result = await SendForceReleaseAsync(pending, cancellationToken);
+            if (result.Outcome == StoreOutcome.ForceBusy)
+            {
+                _timerRequest = new TimerRequest(Backoff(), false);
+                throw new TimeoutException($"Lock {LockName.Quote(_name)}: a force-release of epoch {pending.ExpectedEpoch} is still unsettled (a fenced write holds the row); retry.");
+            }
+        }
     }
 
     private static ForceReleaseReply ToForceReply(StoreResult result) => result.Outcome switch

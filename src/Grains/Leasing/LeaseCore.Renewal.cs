@@ -28,7 +28,7 @@ public sealed partial class LeaseCore
         if (_phase == LeasePhase.Held && now >= Max(_promisedUntil, _lastHeard + lease.Timing.HolderTimeout))
         {
             // Nothing promised is outstanding and the holder has been silent for ht: a stall.
-            BeginEnding(KeepAliveStatus.Released, ReleaseReason.Stalled.ToText());
+            BeginEnding(EndingKind.Stall, ReleaseReason.Stalled.ToText());
             Log.Stalled(_logger, _name, lease.Epoch, now - _lastHeard);
         }
 
@@ -42,11 +42,19 @@ public sealed partial class LeaseCore
                 case LeasePhase.Held:
                     await RenewAsync(lease, attempt.Token);
                     break;
-                case LeasePhase.Ending when _pendingForce is { } force:
-                    await SendForceReleaseAsync(force, attempt.Token);
+                case LeasePhase.Ending when _endingKind == EndingKind.Force && _pendingForce is { } force:
+                    if ((await SendForceReleaseAsync(force, attempt.Token)).Outcome == StoreOutcome.ForceBusy)
+                    {
+                        _timerRequest = new TimerRequest(Backoff(), false);
+                    }
+
+                    break;
+                case LeasePhase.Ending when _endingKind == EndingKind.Stall:
+                    await ReleaseByGrainAsync(lease, ReleaseReason.Stalled, attempt.Token);
                     break;
                 case LeasePhase.Ending:
-                    await ReleaseByGrainAsync(lease, ReleaseReason.Stalled, attempt.Token);
+                    // A holder release that failed restores Held before its turn ends; nothing to do here.
+                    _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
                     break;
                 case LeasePhase.Lost:
                     await ReleaseByGrainAsync(lease, ReleaseReason.LeaseLost, attempt.Token);

@@ -34,7 +34,7 @@ public sealed partial class LeaseCore
     private DateTimeOffset? _renewFailingSince;
     private int _failures;
     private (TimeSpan Mono, DateTimeOffset Db)? _lastRenewClock;
-    private KeepAliveStatus _endingStatus;
+    private EndingKind _endingKind;
     private string _endingReason = string.Empty;
     private ForceReleaseRequest? _pendingForce;
     private TimerRequest? _timerRequest;
@@ -120,15 +120,17 @@ public sealed partial class LeaseCore
                     if (now >= _deadline)
                     {
                         DeclareLoss("deadline passed without a successful renewal");
-                        return Reply(KeepAliveStatus.Lost, lease.Epoch, _endingReason);
+                        return Reply(KeepAliveStatus.Uncertain, lease.Epoch, _endingReason);
                     }
 
                     _lastHeard = now;
                     return HeldReply(now);
                 case LeasePhase.Ending:
-                    return Reply(_endingStatus, lease.Epoch, _endingReason);
+                    // The holder's own release is final for it; a stall or force-release is not final until
+                    // the database answers (the lease may be served by another activation meanwhile).
+                    return Reply(_endingKind == EndingKind.HolderRelease ? KeepAliveStatus.Released : KeepAliveStatus.Uncertain, lease.Epoch, _endingReason);
                 case LeasePhase.Lost:
-                    return Reply(KeepAliveStatus.Lost, lease.Epoch, _endingReason);
+                    return Reply(KeepAliveStatus.Uncertain, lease.Epoch, _endingReason);
                 case LeasePhase.Moved:
                     return Reply(KeepAliveStatus.Moved, lease.Epoch, "served by another activation");
             }
@@ -153,6 +155,7 @@ public sealed partial class LeaseCore
             return answer;
         }
 
+        await SettlePendingForceAsync(cancellationToken);
         var sent = Now();
         var result = await _store.AdoptAsync(_name, request.HolderId, request.Key, request.Epoch, _activation, cancellationToken);
         switch (result.Outcome)
@@ -180,7 +183,7 @@ public sealed partial class LeaseCore
         if (validFor <= TimeSpan.Zero)
         {
             DeclareLoss("deadline passed without a successful renewal");
-            return Reply(KeepAliveStatus.Lost, lease.Epoch, _endingReason);
+            return Reply(KeepAliveStatus.Uncertain, lease.Epoch, _endingReason);
         }
 
         _promisedUntil = Max(_promisedUntil, now + validFor);
@@ -221,15 +224,14 @@ public sealed partial class LeaseCore
         }
 
         _phase = LeasePhase.Lost;
-        _endingStatus = KeepAliveStatus.Lost;
         _endingReason = reason;
         Log.Lost(_logger, _name, _lease!.Epoch, reason);
     }
 
-    private void BeginEnding(KeepAliveStatus status, string reason)
+    private void BeginEnding(EndingKind kind, string reason)
     {
         _phase = LeasePhase.Ending;
-        _endingStatus = status;
+        _endingKind = kind;
         _endingReason = reason;
     }
 

@@ -67,6 +67,8 @@ public sealed class DuplicateActivationTests(RealTimeClusterFixture fixture)
                         case KeepAliveStatus.Moved:
                             Interlocked.Increment(ref moved);
                             break;
+                        case KeepAliveStatus.Uncertain:
+                            break;
                         default:
                             lostAt = DateTimeOffset.UtcNow;
                             break;

@@ -14,6 +14,9 @@ public sealed class ControllableLeaseStore(ILeaseStore inner) : ILeaseStore
     /// <summary>Runs after the inner store executed an operation, before the reply is returned (the reply is "in flight").</summary>
     public Func<string, CancellationToken, Task>? After { get; set; }
 
+    /// <summary>When it returns a result for an operation, that result is returned instead of calling the inner store.</summary>
+    public Func<string, StoreResult?>? Override { get; set; }
+
     public int Calls { get; private set; }
 
     public ILeaseStore Inner => inner;
@@ -55,7 +58,7 @@ public sealed class ControllableLeaseStore(ILeaseStore inner) : ILeaseStore
             await before(operation, cancellationToken);
         }
 
-        var result = await execute();
+        var result = Override?.Invoke(operation) ?? await execute();
         if (After is { } after)
         {
             await after(operation, cancellationToken);

@@ -182,7 +182,7 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         r.LastReleaseReason = "force-released";
         r.ExpiresAt = Min(old.ExpiresAt, now);
         r.FenceUntil = skipDelay
-            ? Min(r.FenceUntil, now)
+            ? r.FenceUntil
             : Max(r.FenceUntil, old.Activation == selfActivation ? now + promiseLeft + margin : old.ExpiresAt);
         AddEnd(name, old.Epoch, "force-released", old.HolderId, old.HolderLabel, reason, old.Activation, by, now);
         _spent.Add((name, old.HolderId!.Value));

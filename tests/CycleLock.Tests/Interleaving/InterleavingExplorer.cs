@@ -376,7 +376,7 @@ public sealed class InterleavingExplorer
                 case KeepAliveStatus.Held when reply.Epoch == Epoch:
                     Validity.OnHeld(sent, reply.ValidFor);
                     break;
-                case KeepAliveStatus.Moved:
+                case KeepAliveStatus.Moved or KeepAliveStatus.Uncertain:
                     break;
                 default:
                     State = HolderState.Idle;

@@ -119,7 +119,8 @@ public sealed class LeaseCoreTests
         }
 
         Assert.Equal(LeasePhase.Lost, core.Phase);
-        Assert.Equal(KeepAliveStatus.Lost, core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
+        var whileDown = core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!;
+        Assert.Equal((KeepAliveStatus.Uncertain, TimeSpan.Zero), (whileDown.Status, whileDown.ValidFor)); // never held again, not yet a definite loss
 
         down = false;
         await core.OnTimerAsync(CancellationToken.None); // the conditional lease-lost release, once the database is back
@@ -157,7 +158,7 @@ public sealed class LeaseCoreTests
     }
 
     [Fact]
-    public async Task KeepAlive_DuringStallRelease_AnswersReleasedNeverAFreshPromise()
+    public async Task KeepAlive_DuringStallRelease_AnswersUncertainNeverAFreshPromise()
     {
         var (core, grant) = await GrantedAsync();
         _time.Advance(Timing.HolderTimeout);
@@ -170,8 +171,9 @@ public sealed class LeaseCoreTests
         gate.SetResult();
         await tick;
 
-        Assert.Equal(KeepAliveStatus.Released, during.Status);
+        Assert.Equal(KeepAliveStatus.Uncertain, during.Status);
         Assert.Equal(TimeSpan.Zero, during.ValidFor);
+        Assert.Equal(KeepAliveStatus.Released, core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
     }
 
     [Fact]
@@ -194,7 +196,8 @@ public sealed class LeaseCoreTests
         var reply = await core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None);
 
         Assert.Equal(ForceReleaseStatus.Released, reply.Status);
-        Assert.Equal(KeepAliveStatus.Lost, during!.Status);
+        Assert.Equal((KeepAliveStatus.Uncertain, TimeSpan.Zero), (during!.Status, during.ValidFor));
+        Assert.Equal(KeepAliveStatus.Lost, core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
         Assert.Equal(_time.GetUtcNow() + promise.ValidFor + Timing.Margin, reply.FenceUntil);
     }
 
@@ -236,4 +239,70 @@ public sealed class LeaseCoreTests
         Assert.Equal(LeasePhase.Held, core.Phase);
         Assert.NotNull(core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.RenewFailingSince);
     }
+
+    [Fact]
+    public async Task ForceRelease_InDoubtThenRetryHitsLockTimeout_TimerSettlesTheForceReleaseNotAStall()
+    {
+        var (core, grant) = await GrantedAsync();
+        _store.Before = (op, _) => op == "force-release" ? throw new IOException("connection ended") : Task.CompletedTask;
+        await Assert.ThrowsAsync<IOException>(() => core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None));
+
+        // The operator retries while an epoch guard holds the row: the lock timeout aborts the statement.
+        _store.Before = null;
+        _store.Override = op => op == "force-release" ? Busy : null;
+        var retry = await core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None);
+        Assert.Equal(ForceReleaseStatus.Busy, retry.Status);
+        Assert.Equal(KeepAliveStatus.Uncertain, core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
+
+        // Long after ht, the timer still settles the force-release in doubt; it never sends a stall release.
+        _time.Advance(Timing.HolderTimeout + Timing.RenewPeriod);
+        await core.OnTimerAsync(CancellationToken.None);
+        Assert.True(core.TakeTimerRequest()?.Due is not null, "a busy retry re-arms the timer");
+        _store.Override = null;
+        await core.OnTimerAsync(CancellationToken.None);
+
+        var history = await _store.HistoryAsync("job", null, 100, CancellationToken.None);
+        Assert.DoesNotContain(history, h => h.Reason == "stalled");
+        Assert.Single(history, h => h.Event == "force-released");
+        Assert.Equal(KeepAliveStatus.Lost, core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
+    }
+
+    [Fact]
+    public async Task ReAcquire_WhileAForceReleaseIsInDoubt_SettlesItBeforeAnyPromise()
+    {
+        var (core, grant) = await GrantedAsync();
+        _store.Before = (op, _) => op == "force-release" ? throw new IOException("connection ended") : Task.CompletedTask;
+        await Assert.ThrowsAsync<IOException>(() => core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None));
+        _store.Before = null;
+
+        var again = await core.AcquireAsync(new AcquireRequest(_holder, "worker", _key, Ttl), CancellationToken.None);
+
+        Assert.Equal(AcquireStatus.HolderSpent, again.Status);
+        Assert.Single(await _store.HistoryAsync("job", null, 100, CancellationToken.None), h => h.Event == "force-released");
+    }
+
+    [Fact]
+    public async Task DisplacedActivation_StallDecidedWhileStoreUnreachable_AnswersUncertainNotTerminal()
+    {
+        var (a, grant) = await GrantedAsync();
+        var b = NewCore("act-2");
+        await b.AdoptAsync(KeepAlive(grant.Epoch), CancellationToken.None);
+
+        // A cannot reach the database; the holder talks only to B for longer than ht.
+        _time.Advance(Timing.HolderTimeout + TimeSpan.FromSeconds(1));
+        b.TryAnswerKeepAlive(KeepAlive(grant.Epoch));
+        _store.Before = (_, _) => throw new IOException("unreachable");
+        await a.OnTimerAsync(CancellationToken.None); // A decides a stall; its release fails
+        _store.Before = null;
+
+        var fromA = a.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!;
+
+        Assert.Equal((KeepAliveStatus.Uncertain, TimeSpan.Zero), (fromA.Status, fromA.ValidFor));
+        await a.OnTimerAsync(CancellationToken.None); // the stall release now finds B serving the lease
+        Assert.Equal(KeepAliveStatus.Moved, a.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
+        await b.OnTimerAsync(CancellationToken.None);
+        Assert.Equal(KeepAliveStatus.Held, b.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
+    }
+
+    private static readonly Persistence.StoreResult Busy = new(Persistence.StoreOutcome.ForceBusy, 0, null, null, null, null, TimeSpan.Zero, null, DateTimeOffset.MinValue, null, 0, 0, "fenced write in flight");
 }

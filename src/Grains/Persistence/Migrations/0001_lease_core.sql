@@ -329,7 +329,8 @@ $$;
 
 -- force_release: conditional on the expected epoch; locks the row FOR UPDATE (waits for epoch guards),
 -- bumps the epoch and fences the old holder's promises: through the serving activation until
--- now + its promise left + margin, otherwise until the old expires_at; skip_delay drops the fence.
+-- now + its promise left + margin, otherwise until the old expires_at; skip_delay adds no fence (an
+-- adoption's fence, which covers a displaced activation's promises, stays).
 CREATE OR REPLACE FUNCTION cyclelock.force_release(
     p_service text, p_name text, p_expected_epoch bigint, p_reason text, p_by text, p_skip_delay boolean,
     p_self_activation text, p_promise_left interval, p_margin interval, p_lock_timeout_ms integer)
@@ -359,7 +360,7 @@ BEGIN
     UPDATE cyclelock.lease
        SET epoch = nextval('cyclelock.epoch_seq'), state = 'free', key_hash = NULL, activation = NULL,
            last_release_reason = 'force-released', expires_at = LEAST(expires_at, v_now),
-           fence_until = CASE WHEN p_skip_delay THEN LEAST(fence_until, v_now)
+           fence_until = CASE WHEN p_skip_delay THEN fence_until
                               ELSE GREATEST(fence_until,
                                             CASE WHEN old.activation IS NOT DISTINCT FROM p_self_activation
                                                  THEN v_now + p_promise_left + p_margin

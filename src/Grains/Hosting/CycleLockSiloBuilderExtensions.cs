@@ -47,7 +47,8 @@ public static class CycleLockSiloBuilderExtensions
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<IOptions<DatabaseResilienceOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<DatabaseResilience>>()));
+            sp.GetRequiredService<ILogger<DatabaseResilience>>(),
+            sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value.ServiceId ?? sp.GetService<IOptions<ClusterOptions>>()?.Value.ServiceId));
         services.TryAddSingleton<ILeaseStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value;

@@ -24,8 +24,11 @@ public sealed partial class DatabaseResilience
 
     private static readonly ResiliencePropertyKey<OperationInfo> Operation = new("cyclelock.operation");
     private static readonly ResiliencePropertyKey<CancellationToken> CallerToken = new("cyclelock.caller");
+    private static readonly ResiliencePropertyKey<long> AttemptStarted = new("cyclelock.attempt-started");
     private static readonly Meter Meter = new(MeterName);
     private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("cyclelock.db.attempts", description: "Database attempts by operation and outcome (success or the matcher rule).");
+    private static readonly Counter<long> FirstAttempts = Meter.CreateCounter<long>("cyclelock.db.first_attempts", description: "First attempts of executions, by operation and outcome (success or the matcher rule).");
+    private static readonly ResiliencePropertyKey<int> AttemptIndex = new("cyclelock.attempt-index");
     private static readonly Counter<long> Retries = Meter.CreateCounter<long>("cyclelock.db.retries", description: "Retries by operation and matcher rule.");
     private static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("cyclelock.db.reconnects", description: "Pool clears after a reconnect-class failure.");
     private static readonly Counter<long> GiveUps = Meter.CreateCounter<long>("cyclelock.db.giveups", description: "Executions that failed, by operation and matcher rule.");
@@ -35,12 +38,15 @@ public sealed partial class DatabaseResilience
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly DatabaseResilienceOptions _options;
+    private readonly KeyValuePair<string, object?> _scope;
     private readonly object _reconnectGate = new();
     private Task? _reconnect;
+    private long _lastClear = long.MinValue;
 
-    /// <summary>Builds the pipeline over <paramref name="dataSource"/>.</summary>
-    public DatabaseResilience(NpgsqlDataSource dataSource, DatabaseResilienceOptions options, TimeProvider? time = null, ILogger<DatabaseResilience>? logger = null)
+    /// <summary>Builds the pipeline over <paramref name="dataSource"/>; <paramref name="scope"/> (the ServiceId) tags its metrics.</summary>
+    public DatabaseResilience(NpgsqlDataSource dataSource, DatabaseResilienceOptions options, TimeProvider? time = null, ILogger<DatabaseResilience>? logger = null, string? scope = null)
     {
+        _scope = new("service", scope ?? string.Empty);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _time = time ?? TimeProvider.System;
@@ -64,29 +70,32 @@ public sealed partial class DatabaseResilience
                 static async (ctx, state) =>
                 {
                     ctx.Properties.TryGetValue(Operation, out var op);
+                    ctx.Properties.Set(AttemptStarted, state.Time.GetTimestamp());
+                    var index = ctx.Properties.GetValue(AttemptIndex, 0);
+                    ctx.Properties.Set(AttemptIndex, index + 1);
                     try
                     {
-                        var result = await state(ctx.CancellationToken).ConfigureAwait(false);
-                        Attempts.Add(1, new("op", op.Name), new("outcome", "success"));
+                        var result = await state.Statement(ctx.CancellationToken).ConfigureAwait(false);
+                        Count(op.Name, "success", index, state.Scope);
                         return result;
                     }
                     catch (Exception e)
                     {
                         var caller = ctx.Properties.GetValue(CallerToken, default);
                         var match = TransientErrorMatcher.Classify(e, caller, attemptTimedOut: ctx.CancellationToken.IsCancellationRequested && !caller.IsCancellationRequested);
-                        Attempts.Add(1, new("op", op.Name), new("outcome", match.Rule));
+                        Count(op.Name, match.Rule, index, state.Scope);
                         throw;
                     }
                 },
                 context,
-                statement).ConfigureAwait(false);
+                (Statement: statement, Scope: _scope, Time: _time)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             var match = TransientErrorMatcher.Classify(e, cancellationToken);
             if (match.Class != ErrorClass.Stop)
             {
-                GiveUps.Add(1, new("op", operation), new("rule", match.Rule));
+                GiveUps.Add(1, new("op", operation), new("rule", match.Rule), _scope);
                 LogGaveUp(_logger, operation, lockName, epoch, match.Rule, match.Class, e.GetType().Name);
             }
 
@@ -95,6 +104,15 @@ public sealed partial class DatabaseResilience
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private static void Count(string op, string outcome, int attemptIndex, KeyValuePair<string, object?> scope)
+    {
+        Attempts.Add(1, new("op", op), new("outcome", outcome), scope);
+        if (attemptIndex == 0)
+        {
+            FirstAttempts.Add(1, new("op", op), new("outcome", outcome), scope);
         }
     }
 
@@ -109,18 +127,18 @@ public sealed partial class DatabaseResilience
             ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && TransientErrorMatcher.Classify(e, args.Context.CancellationToken) is { IsTransient: true, Rule: not "circuit-open" }),
             OnOpened = args =>
             {
-                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "open"));
+                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "open"), _scope);
                 LogBreaker(_logger, "open", args.BreakDuration);
                 return default;
             },
             OnHalfOpened = _ =>
             {
-                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "half-open"));
+                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "half-open"), _scope);
                 return default;
             },
             OnClosed = _ =>
             {
-                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "closed"));
+                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "closed"), _scope);
                 LogBreaker(_logger, "closed", TimeSpan.Zero);
                 return default;
             },
@@ -139,11 +157,11 @@ public sealed partial class DatabaseResilience
             {
                 var op = args.Context.Properties.GetValue(Operation, default);
                 var match = TransientErrorMatcher.Classify(args.Outcome.Exception!, args.Context.Properties.GetValue(CallerToken, default), args.Outcome.Exception is TimeoutRejectedException);
-                Retries.Add(1, new("op", op.Name), new("rule", match.Rule));
+                Retries.Add(1, new("op", op.Name), new("rule", match.Rule), _scope);
                 LogRetry(_logger, op.Name, op.Lock, op.Epoch, match.Rule, args.AttemptNumber + 1, args.RetryDelay);
                 if (match.Class == ErrorClass.TransientReconnect)
                 {
-                    await ReconnectAsync(args.Context.CancellationToken).ConfigureAwait(false);
+                    await ReconnectAsync(args.Context.Properties.GetValue(AttemptStarted, long.MaxValue), args.Context.CancellationToken).ConfigureAwait(false);
                 }
             },
         })
@@ -155,17 +173,27 @@ public sealed partial class DatabaseResilience
         .Build();
 
     // Single-flight: the first caller clears the pool; callers arriving while it runs wait for the same task.
-    private Task ReconnectAsync(CancellationToken cancellationToken)
+    // An attempt that took its connection before the last clear does not clear again (the pool it used is
+    // gone already), so a burst of failures on reaped connections clears once, not once per failure.
+    private Task ReconnectAsync(long attemptStarted, CancellationToken cancellationToken)
     {
         Task reconnect;
         lock (_reconnectGate)
         {
-            if (_reconnect is null || _reconnect.IsCompleted)
+            if (_reconnect is { IsCompleted: false })
             {
-                _reconnect = ClearPoolAsync();
+                reconnect = _reconnect;
             }
-
-            reconnect = _reconnect;
+            else if (attemptStarted < _lastClear)
+            {
+                return Task.CompletedTask;
+            }
+            else
+            {
+                _lastClear = _time.GetTimestamp();
+                _reconnect = ClearPoolAsync();
+                reconnect = _reconnect;
+            }
         }
 
         return reconnect.WaitAsync(cancellationToken);
@@ -175,7 +203,7 @@ public sealed partial class DatabaseResilience
     {
         await Task.Yield();
         _dataSource.Clear();
-        Reconnects.Add(1);
+        Reconnects.Add(1, _scope);
         LogReconnect(_logger);
     }
 

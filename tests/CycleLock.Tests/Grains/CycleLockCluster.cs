@@ -1,5 +1,6 @@
 using CycleLock.Hosting;
 using CycleLock.Leasing;
+using CycleLock.Persistence;
 using CycleLock.Tests.Infrastructure;
 using Orleans.TestingHost;
 
@@ -20,14 +21,18 @@ public sealed class CycleLockCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<CycleLockCluster> StartAsync(PostgresFixture postgres, string serviceId, string clusterId, short silos = 1)
+    public static async Task<CycleLockCluster> StartAsync(PostgresFixture postgres, string serviceId, string clusterId, short silos = 1, Action<LeaseStoreOptions>? store = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ServiceId = serviceId;
         builder.Options.ClusterId = clusterId;
         builder.Options.ConfigureFileLogging = false;
         builder.ConfigureSilo((_, silo) => silo.AddCycleLocks(
-            store => store.ConnectionString = postgres.ConnectionString,
+            options =>
+            {
+                options.ConnectionString = postgres.ConnectionString;
+                store?.Invoke(options);
+            },
             locks => locks.FailoverFloor = FailoverFloorMode.Warn));
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -16,11 +16,25 @@ namespace CycleLock.Tests.Infrastructure;
 /// </summary>
 public sealed class PostgresFixture : IAsyncLifetime
 {
+    private readonly bool _ownCluster;
     private string? _directory;
     private string? _binDirectory;
     private bool _asPostgresUser;
 
+    /// <summary>The shared fixture: uses <c>CYCLELOCK_TEST_CONNECTION</c> when set.</summary>
+    public PostgresFixture()
+        : this(ownCluster: false)
+    {
+    }
+
+    /// <summary>With <paramref name="ownCluster"/>, always starts a cluster of its own (fault tests restart it).</summary>
+    internal PostgresFixture(bool ownCluster) => _ownCluster = ownCluster;
+
     public string ConnectionString { get; private set; } = string.Empty;
+
+    public string Directory => _directory ?? throw new InvalidOperationException("This fixture uses an external PostgreSQL.");
+
+    public bool RunsAsPostgresUser => _asPostgresUser;
 
     public NpgsqlDataSource DataSource { get; private set; } = null!;
 
@@ -28,7 +42,7 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var given = Environment.GetEnvironmentVariable("CYCLELOCK_TEST_CONNECTION");
+        var given = _ownCluster ? null : Environment.GetEnvironmentVariable("CYCLELOCK_TEST_CONNECTION");
         if (!string.IsNullOrWhiteSpace(given))
         {
             ConnectionString = given;
@@ -54,7 +68,7 @@ public sealed class PostgresFixture : IAsyncLifetime
             await RunAsync(Tool("pg_ctl"), ["-D", Path.Combine(_directory, "data"), "-m", "immediate", "-w", "stop"], throwOnError: false);
             try
             {
-                Directory.Delete(_directory, recursive: true);
+                System.IO.Directory.Delete(_directory, recursive: true);
             }
             catch (IOException)
             {
@@ -75,7 +89,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         _binDirectory = FindBinDirectory();
         _asPostgresUser = Environment.UserName == "root";
         _directory = Path.Combine(Path.GetTempPath(), "cyclelock-pg-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(_directory);
+        System.IO.Directory.CreateDirectory(_directory);
         if (_asPostgresUser)
         {
             await RunAsync("chown", ["-R", "postgres", _directory], throwOnError: true, asPostgres: false);
@@ -103,6 +117,32 @@ public sealed class PostgresFixture : IAsyncLifetime
         ConnectionString = $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Maximum Pool Size=100;Timeout=15;Command Timeout=30";
     }
 
+    /// <summary>Restarts the server (<c>pg_ctl restart -m fast|immediate</c>, same port and options).</summary>
+    public async Task<TimeSpan> RestartAsync(string mode)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await RunAsync(Tool("pg_ctl"), ["-D", Path.Combine(Directory, "data"), "-m", mode, "-w", "-t", "60", "restart"], throwOnError: true);
+        return watch.Elapsed;
+    }
+
+    /// <summary>Runs a tool as the user the cluster runs as (for PgBouncer and psql).</summary>
+    public Task<(int Code, string Output)> RunToolAsync(string file, string[] args, bool throwOnError = true, bool asPostgres = true) =>
+        RunAsync(file, args, throwOnError, asPostgres && _asPostgresUser);
+
+    /// <summary>Finds a PostgreSQL or PgBouncer program on PATH or in the usual Debian folders.</summary>
+    public static string? Which(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(["/usr/sbin", "/usr/bin", "/usr/local/bin"]))
+        {
+            if (File.Exists(Path.Combine(dir, name)))
+            {
+                return Path.Combine(dir, name);
+            }
+        }
+
+        return null;
+    }
+
     private string Tool(string name) => _binDirectory is null ? name : Path.Combine(_binDirectory, name);
 
     private static string? FindBinDirectory()
@@ -115,8 +155,8 @@ public sealed class PostgresFixture : IAsyncLifetime
             }
         }
 
-        var candidates = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).Order().ToList()
+        var candidates = System.IO.Directory.Exists("/usr/lib/postgresql")
+            ? System.IO.Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).Order().ToList()
             : [];
         return candidates.Count > 0
             ? candidates[^1]

@@ -36,3 +36,16 @@ cyclelock_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
     || echo $((20000 + RANDOM % 20000))
 }
+
+# Makes sure pgbouncer and psql are installed (Debian packages pgbouncer, postgresql-client; as root).
+cyclelock_require_pgbouncer() {
+  if { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; } && command -v psql >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "PgBouncer and psql are needed by the pooler fault tests: run 'sudo apt-get install -y pgbouncer postgresql-client'." >&2
+    return 1
+  fi
+  echo "Installing PgBouncer from Debian packages..." >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer postgresql-client >&2
+}

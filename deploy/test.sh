@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test. The test run starts its own throwaway PostgreSQL (initdb + pg_ctl on a free loopback
-# port) unless CYCLELOCK_TEST_CONNECTION names one; this script only makes sure the server binaries and
-# the .NET SDK are there. Ends with one line: "N passed, N failed, N skipped".
+# port; the shared one can be CYCLELOCK_TEST_CONNECTION instead) and, for the pooler fault tests, its own
+# PostgreSQL and PgBouncer; this script only makes sure the server binaries, PgBouncer, psql and the .NET
+# SDK are there (installing the Debian packages when run as root).
+# Ends with one line: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . deploy/lib.sh
 
 cyclelock_require_dotnet
-if [ -z "${CYCLELOCK_TEST_CONNECTION:-}" ]; then
-  bin=$(cyclelock_pg_bin)
-  export PATH="$bin:$PATH"
-fi
+bin=$(cyclelock_pg_bin)
+export PATH="$bin:$PATH"
+cyclelock_require_pgbouncer
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

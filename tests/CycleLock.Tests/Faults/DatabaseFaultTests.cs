@@ -53,7 +53,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         await Task.Delay(Ttl / 6 * 1.5); // at least one renewal each
         var before = await RenewedAtAsync(serviceId);
 
-        var took = await Postgres.RestartAsync(mode);
+        var took = await Postgres.RestartAsync(mode, TimeSpan.FromSeconds(2));
         Postgres.DataSource.Clear();
         await Task.Delay(Ttl / 2);
 
@@ -61,6 +61,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         var budget = LeaseBudget();
         TestContext.Current.SendDiagnosticMessage($"restart -m {mode} took {took.TotalMilliseconds:0} ms (budget TTL − P − m = {budget.TotalSeconds:0.00} s); {metrics.Describe()}");
         Assert.True(took < budget, $"the restart took {took} (budget {budget})");
+        Assert.True(metrics.Count("cyclelock.db.retries", "renew") > 0, "no renewal met the restart: the fault did not bite");
         foreach (var (name, renewedAt) in before)
         {
             Assert.True(after.TryGetValue(name, out var now) && now >= renewedAt, $"{name}: acknowledged renewal at {renewedAt:HH:mm:ss.fff} missing after the restart (now {now:HH:mm:ss.fff})");

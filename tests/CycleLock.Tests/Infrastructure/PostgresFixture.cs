@@ -20,6 +20,7 @@ public sealed class PostgresFixture : IAsyncLifetime
     private string? _directory;
     private string? _binDirectory;
     private bool _asPostgresUser;
+    private string? _startOptions;
 
     /// <summary>The shared fixture: uses <c>CYCLELOCK_TEST_CONNECTION</c> when set.</summary>
     public PostgresFixture()
@@ -104,6 +105,7 @@ public sealed class PostgresFixture : IAsyncLifetime
             var (code, output) = await RunAsync(Tool("pg_ctl"), ["-D", data, "-l", Path.Combine(_directory, "pg.log"), "-w", "-t", "60", "-o", options, "start"], throwOnError: false);
             if (code == 0)
             {
+                _startOptions = options;
                 break;
             }
 
@@ -117,11 +119,17 @@ public sealed class PostgresFixture : IAsyncLifetime
         ConnectionString = $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Maximum Pool Size=100;Timeout=15;Command Timeout=30";
     }
 
-    /// <summary>Restarts the server (<c>pg_ctl restart -m fast|immediate</c>, same port and options).</summary>
-    public async Task<TimeSpan> RestartAsync(string mode)
+    /// <summary>Stops the server with <c>pg_ctl stop -m fast|immediate</c>, stays down for <paramref name="downtime"/>,
+    /// and starts it again on the same port with the same options; returns how long it was unavailable.</summary>
+    public async Task<TimeSpan> RestartAsync(string mode, TimeSpan downtime)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        await RunAsync(Tool("pg_ctl"), ["-D", Path.Combine(Directory, "data"), "-m", mode, "-w", "-t", "60", "restart"], throwOnError: true);
+        var data = Path.Combine(Directory, "data");
+        await RunAsync(Tool("pg_ctl"), ["-D", data, "-m", mode, "-w", "-t", "60", "stop"], throwOnError: true);
+        await Task.Delay(downtime);
+
+        // -l: otherwise the new postmaster inherits (and holds open) this process's output pipe.
+        await RunAsync(Tool("pg_ctl"), ["-D", data, "-l", Path.Combine(Directory, "pg.log"), "-w", "-t", "60", "-o", _startOptions!, "start"], throwOnError: true);
         return watch.Elapsed;
     }
 

@@ -1,5 +1,6 @@
 using CycleLock.Hosting;
 using CycleLock.Leasing;
+using CycleLock.Resilience;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 
@@ -35,8 +36,13 @@ public static class SiloHostExtensions
                 o.ProbeTimeout = TimeSpan.FromSeconds(2);
                 o.NumMissedProbesLimit = 2;
             });
+            silo.Services.Configure<DatabaseResilienceOptions>(configuration.GetSection("CycleLock:Resilience"));
             silo.AddCycleLocks(
-                store => store.ConnectionString = connectionString,
+                store =>
+                {
+                    configuration.GetSection("CycleLock:Store").Bind(store);
+                    store.ConnectionString = connectionString;
+                },
                 locks =>
                 {
                     configuration.GetSection("CycleLock:Locks").Bind(locks);

@@ -248,6 +248,6 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         await using var command = Postgres.DataSource.CreateCommand("SELECT expires_at FROM cyclelock.lease WHERE service_id = $1 AND name = $2");
         command.Parameters.Add(new NpgsqlParameter { Value = serviceId });
         command.Parameters.Add(new NpgsqlParameter { Value = name });
-        return (DateTimeOffset)(await command.ExecuteScalarAsync())!;
+        return new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await command.ExecuteScalarAsync())!, DateTimeKind.Utc));
     }
 }

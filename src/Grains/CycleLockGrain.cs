@@ -13,6 +13,9 @@ namespace CycleLock;
 [GrainType("cycle-lock")]
 public sealed class CycleLockGrain : Grain, ICycleLockGrain
 {
+    // A force-release may wait for an epoch guard (the store's force-release lock timeout) and then retry.
+    private static readonly TimeSpan ForceReleaseBudget = TimeSpan.FromSeconds(30);
+
     private readonly ILeaseStore _store;
     private readonly TimeProvider _time;
     private readonly CycleLockOptions _options;
@@ -41,18 +44,8 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
     }
 
     /// <inheritdoc />
-    public async Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default)
-    {
-        using var attempt = Bound(cancellationToken);
-        try
-        {
-            return await Core.AcquireAsync(request, attempt.Token);
-        }
-        finally
-        {
-            ApplyTimerRequest();
-        }
-    }
+    public Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default) =>
+        TurnAsync((core, token) => core.AcquireAsync(request, token), cancellationToken);
 
     /// <inheritdoc />
     public ValueTask<KeepAliveReply> KeepAliveAsync(KeepAliveRequest request, CancellationToken cancellationToken = default)
@@ -66,70 +59,27 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
     }
 
     /// <inheritdoc />
-    public async Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request)
-    {
-        using var attempt = Bound(CancellationToken.None);
-        try
-        {
-            return await Core.AdoptAsync(request, attempt.Token);
-        }
-        finally
-        {
-            ApplyTimerRequest();
-        }
-    }
+    public Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request) =>
+        TurnAsync((core, token) => core.AdoptAsync(request, token), CancellationToken.None);
 
     /// <inheritdoc />
     public Task<LockInfo> InspectAsync() => _store.GetAsync(Core.Name, CancellationToken.None);
 
     /// <inheritdoc />
-    public async Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default)
-    {
-        using var attempt = Bound(cancellationToken);
-        try
-        {
-            return await Core.ReleaseAsync(request, attempt.Token);
-        }
-        finally
-        {
-            ApplyTimerRequest();
-        }
-    }
+    public Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default) =>
+        TurnAsync((core, token) => core.ReleaseAsync(request, token), cancellationToken);
 
     /// <inheritdoc />
-    public async Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request)
-    {
-        using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(30), _time);
-        try
-        {
-            return await Core.ForceReleaseAsync(request, attempt.Token);
-        }
-        finally
-        {
-            ApplyTimerRequest();
-        }
-    }
+    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request) =>
+        TurnAsync((core, token) => core.ForceReleaseAsync(request, token), CancellationToken.None, ForceReleaseBudget);
 
     /// <inheritdoc />
-    public async Task<AbandonReply> AbandonAsync(AbandonRequest request)
-    {
-        using var attempt = Bound(CancellationToken.None);
-        try
-        {
-            return await Core.AbandonAsync(request, attempt.Token);
-        }
-        finally
-        {
-            ApplyTimerRequest();
-        }
-    }
+    public Task<AbandonReply> AbandonAsync(AbandonRequest request) =>
+        TurnAsync((core, token) => core.AbandonAsync(request, token), CancellationToken.None);
 
     /// <inheritdoc />
-    public async Task<ResetReply> ResetAsync(string by)
-    {
-        using var attempt = Bound(CancellationToken.None);
-        return await Core.ResetAsync(by, attempt.Token);
-    }
+    public Task<ResetReply> ResetAsync(string by) =>
+        TurnAsync((core, token) => core.ResetAsync(by, token), CancellationToken.None);
 
     /// <inheritdoc />
     public async Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId)
@@ -190,10 +140,19 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
         }
     }
 
-    private CancellationTokenSource Bound(CancellationToken cancellationToken)
+    // One serialized turn: bounded by the caller's token and the turn budget (the attempt timeout, or the
+    // force-release lock wait), and the timer follows whatever the turn asked for, even when it threw.
+    private async Task<T> TurnAsync<T>(Func<LeaseCore, CancellationToken, Task<T>> turn, CancellationToken cancellationToken, TimeSpan? budget = null)
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        source.CancelAfter(_options.MaxAttemptTimeout);
-        return source;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(budget ?? _options.MaxAttemptTimeout);
+        try
+        {
+            return await turn(Core, bounded.Token);
+        }
+        finally
+        {
+            ApplyTimerRequest();
+        }
     }
 }

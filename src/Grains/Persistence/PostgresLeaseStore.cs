@@ -222,7 +222,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
         }
 
         return new StoreResult(
-            ParseOutcome(reader.GetString(0)),
+            StoreOutcomes.Parse(reader.GetString(0)),
             reader.GetInt64(1),
             NullableGuid(reader, 2),
             NullableString(reader, 3),
@@ -237,30 +237,6 @@ public sealed class PostgresLeaseStore : ILeaseStore
             NullableString(reader, 12));
     }
 
-    private static StoreOutcome ParseOutcome(string outcome) => outcome switch
-    {
-        "granted" => StoreOutcome.Granted,
-        "reacquired" => StoreOutcome.Reacquired,
-        "busy-held" => StoreOutcome.BusyHeld,
-        "busy-fenced" => StoreOutcome.BusyFenced,
-        "dead" => StoreOutcome.Dead,
-        "spent" => StoreOutcome.Spent,
-        "ttl-mismatch" => StoreOutcome.TtlMismatch,
-        "renewed" => StoreOutcome.Renewed,
-        "adopted" => StoreOutcome.Adopted,
-        "moved" => StoreOutcome.Moved,
-        "lost" => StoreOutcome.Lost,
-        "ended" => StoreOutcome.Ended,
-        "released" => StoreOutcome.Released,
-        "already-released" => StoreOutcome.AlreadyReleased,
-        "force-released" => StoreOutcome.ForceReleased,
-        "wrong-epoch" => StoreOutcome.WrongEpoch,
-        "not-held" => StoreOutcome.NotHeld,
-        "abandoned" => StoreOutcome.Abandoned,
-        "nothing" or "not-dead" => StoreOutcome.Nothing,
-        "reset" => StoreOutcome.Reset,
-        _ => throw new InvalidOperationException($"Unknown lease outcome '{outcome}' (schema and code disagree)."),
-    };
 
     private static StoreResult Busy(StoreOutcome outcome) =>
         new(outcome, 0, null, null, null, null, TimeSpan.Zero, null, DateTimeOffset.MinValue, null, 0, 0, "fenced write in flight");

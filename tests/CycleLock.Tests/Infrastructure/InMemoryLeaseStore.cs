@@ -322,7 +322,7 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
     {
         var now = Now;
         var remaining = (until ?? r.ExpiresAt) is { } end && end > now ? end - now : TimeSpan.Zero;
-        return new StoreResult(Parse(outcome), r.Epoch, r.HolderId, r.HolderLabel, r.Activation, r.PrevActivation, remaining,
+        return new StoreResult(StoreOutcomes.Parse(outcome), r.Epoch, r.HolderId, r.HolderLabel, r.Activation, r.PrevActivation, remaining,
             r.FenceUntil == DateTimeOffset.MinValue ? null : r.FenceUntil, now, r.Ttl, r.Attempts, r.Stalls, reason);
     }
 
@@ -334,30 +334,6 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
             r.AcquiredAt, r.RenewedAt, r.ExpiresAt, r.FenceUntil == DateTimeOffset.MinValue ? null : r.FenceUntil,
             end is { } e && e > now ? e - now : TimeSpan.Zero, r.Ttl, r.Attempts, r.Stalls, r.LastReleaseReason, r.Activation, true);
     }
-
-    private static StoreOutcome Parse(string outcome) => outcome switch
-    {
-        "granted" => StoreOutcome.Granted,
-        "reacquired" => StoreOutcome.Reacquired,
-        "busy-held" => StoreOutcome.BusyHeld,
-        "busy-fenced" => StoreOutcome.BusyFenced,
-        "dead" => StoreOutcome.Dead,
-        "spent" => StoreOutcome.Spent,
-        "ttl-mismatch" => StoreOutcome.TtlMismatch,
-        "renewed" => StoreOutcome.Renewed,
-        "adopted" => StoreOutcome.Adopted,
-        "moved" => StoreOutcome.Moved,
-        "lost" => StoreOutcome.Lost,
-        "ended" => StoreOutcome.Ended,
-        "released" => StoreOutcome.Released,
-        "already-released" => StoreOutcome.AlreadyReleased,
-        "force-released" => StoreOutcome.ForceReleased,
-        "wrong-epoch" => StoreOutcome.WrongEpoch,
-        "not-held" => StoreOutcome.NotHeld,
-        "abandoned" => StoreOutcome.Abandoned,
-        "reset" => StoreOutcome.Reset,
-        _ => StoreOutcome.Nothing,
-    };
 
     private static bool Same(byte[]? a, byte[]? b) => a is not null && b is not null && CryptographicOperations.FixedTimeEquals(a, b);
 

@@ -30,7 +30,22 @@ public static class SiloHostExtensions
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(host.SiloPort, host.GatewayPort, serviceId: host.ServiceId, clusterId: host.ClusterId);
+            if (string.Equals(configuration["CycleLock:Clustering"], "AdoNet", StringComparison.OrdinalIgnoreCase))
+            {
+                // Membership in the lease store's PostgreSQL (schema migration 0002), pooler-safe connections.
+                silo.UseCycleLockClustering(connectionString);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ServiceId = host.ServiceId;
+                    o.ClusterId = host.ClusterId;
+                });
+                silo.ConfigureEndpoints(host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: false);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(host.SiloPort, host.GatewayPort, serviceId: host.ServiceId, clusterId: host.ClusterId);
+            }
+
             silo.Configure<ClusterMembershipOptions>(o =>
             {
                 o.ProbeTimeout = TimeSpan.FromSeconds(2);

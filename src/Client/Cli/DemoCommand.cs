@@ -58,9 +58,10 @@ internal static class DemoCommand
         var grains = host.Services.GetRequiredService<IClusterClient>();
         var locks = new CycleLockClient(grains, new CycleLockClientOptions { HolderLabel = label });
 
-        var giveUp = DateTimeOffset.UtcNow + wait;
+        var time = TimeProvider.System;
+        var started = time.GetTimestamp();
         var result = await locks.TryAcquireAsync(name, ttl);
-        while (result.Handle is null && DateTimeOffset.UtcNow < giveUp)
+        while (result.Handle is null && time.GetElapsedTime(started) < wait)
         {
             Console.WriteLine($"[{label}] busy: held by {result.Reply.HolderLabel} (epoch {result.Reply.Epoch}, {result.Reply.TimeLeft.TotalSeconds:0.0}s left); retrying");
             await Task.Delay(TimeSpan.FromSeconds(1));
@@ -78,9 +79,9 @@ internal static class DemoCommand
         {
             Console.WriteLine($"[{label}] acquired {handle.Name}: epoch {handle.Epoch}, ttl {handle.Ttl}, valid for {handle.Remaining:g}");
             var grain = locks.Grain(name);
-            var end = DateTimeOffset.UtcNow + hold;
+            var holding = time.GetTimestamp();
             DateTimeOffset? lastRenewed = null;
-            while (DateTimeOffset.UtcNow < end && !handle.LostToken.IsCancellationRequested)
+            while (time.GetElapsedTime(holding) < hold && !handle.LostToken.IsCancellationRequested)
             {
                 var info = await grain.InspectAsync();
                 var renewed = info.RenewedAt != lastRenewed && lastRenewed is not null ? "  <- renewed by the grain timer" : string.Empty;

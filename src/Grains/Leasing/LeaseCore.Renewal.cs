@@ -61,7 +61,14 @@ public sealed partial class LeaseCore
                     break;
             }
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not ArgumentException and not LeaseStoreConfigurationException)
+        catch (Exception e) when (e is ArgumentException or LeaseStoreConfigurationException)
+        {
+            // A bug or a permanent configuration error: surface it, but keep the timer alive so renewals
+            // (and a lease-lost release) resume once it is fixed.
+            _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
+            throw;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             _failures++;
             _renewFailingSince ??= _time.GetUtcNow();

@@ -79,7 +79,9 @@ public sealed class PostgresLeaseStore : ILeaseStore
         try
         {
             // Idempotent: conditional on the expected epoch; a retry finds the force-release in history.
-            return await RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken,
+            // Its attempt may wait for an epoch guard up to the force-release lock timeout, so the attempt
+            // timeout is above it (a lock timeout is a definite Busy, never a retry).
+            return await RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken, _options.ForceReleaseLockTimeout + TimeSpan.FromSeconds(1),
                 Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
                 Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
                 Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
@@ -197,7 +199,10 @@ public sealed class PostgresLeaseStore : ILeaseStore
     }
 
     private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
-        _resilience.ExecuteAsync(operation, name, epoch, token => RunOnceAsync(sql, parameters, token), cancellationToken);
+        RunAsync(operation, name, epoch, sql, cancellationToken, null, parameters);
+
+    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, params NpgsqlParameter[] parameters) =>
+        _resilience.ExecuteAsync(operation, name, epoch, token => RunOnceAsync(sql, parameters, token), cancellationToken, attemptTimeout);
 
     private async Task<StoreResult> RunOnceAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {

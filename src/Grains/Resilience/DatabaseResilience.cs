@@ -25,6 +25,9 @@ public sealed partial class DatabaseResilience
     private static readonly ResiliencePropertyKey<OperationInfo> Operation = new("cyclelock.operation");
     private static readonly ResiliencePropertyKey<CancellationToken> CallerToken = new("cyclelock.caller");
     private static readonly ResiliencePropertyKey<long> AttemptStarted = new("cyclelock.attempt-started");
+    private static readonly ResiliencePropertyKey<string> LastTransient = new("cyclelock.last-transient");
+    private static readonly ResiliencePropertyKey<TimeSpan> AttemptTimeout = new("cyclelock.attempt-timeout");
+    private static readonly TimeSpan MinClearInterval = TimeSpan.FromMilliseconds(500);
     private static readonly Meter Meter = new(MeterName);
     private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("cyclelock.db.attempts", description: "Database attempts by operation and outcome (success or the matcher rule).");
     private static readonly Counter<long> FirstAttempts = Meter.CreateCounter<long>("cyclelock.db.first_attempts", description: "First attempts of executions, by operation and outcome (success or the matcher rule).");
@@ -57,13 +60,16 @@ public sealed partial class DatabaseResilience
     /// <summary>The pipeline (exposed for its shape test).</summary>
     public ResiliencePipeline Pipeline { get; }
 
-    /// <summary>Runs one idempotent statement. <paramref name="cancellationToken"/> is the caller's budget.</summary>
-    public async Task<T> ExecuteAsync<T>(string operation, string? lockName, long? epoch, Func<CancellationToken, Task<T>> statement, CancellationToken cancellationToken)
+    /// <summary>Runs one idempotent statement. <paramref name="cancellationToken"/> is the caller's budget;
+    /// <paramref name="attemptTimeout"/> overrides the per-attempt timeout (a statement that may wait for a lock
+    /// longer than the default attempt timeout).</summary>
+    public async Task<T> ExecuteAsync<T>(string operation, string? lockName, long? epoch, Func<CancellationToken, Task<T>> statement, CancellationToken cancellationToken, TimeSpan? attemptTimeout = null)
     {
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         var info = new OperationInfo(operation, lockName, epoch);
         context.Properties.Set(Operation, info);
         context.Properties.Set(CallerToken, cancellationToken);
+        context.Properties.Set(AttemptTimeout, attemptTimeout ?? _options.MaxAttemptTimeout);
         try
         {
             return await Pipeline.ExecuteAsync(
@@ -84,6 +90,11 @@ public sealed partial class DatabaseResilience
                         var caller = ctx.Properties.GetValue(CallerToken, default);
                         var match = TransientErrorMatcher.Classify(e, caller, attemptTimedOut: ctx.CancellationToken.IsCancellationRequested && !caller.IsCancellationRequested);
                         Count(op.Name, match.Rule, index, state.Scope);
+                        if (match.IsTransient)
+                        {
+                            ctx.Properties.Set(LastTransient, match.Rule);
+                        }
+
                         throw;
                     }
                 },
@@ -93,10 +104,11 @@ public sealed partial class DatabaseResilience
         catch (Exception e)
         {
             var match = TransientErrorMatcher.Classify(e, cancellationToken);
-            if (match.Class != ErrorClass.Stop)
+            var rule = match.Class == ErrorClass.Stop && context.Properties.TryGetValue(LastTransient, out var last) ? "budget-exhausted:" + last : match.Rule;
+            if ((match.Class != ErrorClass.Stop || rule != match.Rule) && match.Rule != "circuit-open")
             {
-                GiveUps.Add(1, new("op", operation), new("rule", match.Rule), _scope);
-                LogGaveUp(_logger, operation, lockName, epoch, match.Rule, match.Class, e.GetType().Name);
+                GiveUps.Add(1, new("op", operation), new("rule", rule), _scope);
+                LogGaveUp(_logger, operation, lockName, epoch, rule, match.Class, e.GetType().Name);
             }
 
             throw;
@@ -124,7 +136,11 @@ public sealed partial class DatabaseResilience
             MinimumThroughput = _options.BreakerMinimumThroughput,
             SamplingDuration = _options.BreakerSamplingDuration,
             BreakDuration = _options.BreakerBreakDuration,
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && TransientErrorMatcher.Classify(e, args.Context.CancellationToken) is { IsTransient: true, Rule: not "circuit-open" }),
+            // A failure for the breaker: a transient error, or the caller's budget running out after at least one
+            // transient attempt (during an outage most renewals end that way).
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
+                && (TransientErrorMatcher.Classify(e, args.Context.CancellationToken) is { IsTransient: true, Rule: not "circuit-open" }
+                    || (e is OperationCanceledException && args.Context.Properties.TryGetValue(LastTransient, out _)))),
             OnOpened = args =>
             {
                 BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "open"), _scope);
@@ -168,7 +184,7 @@ public sealed partial class DatabaseResilience
         .AddTimeout(new TimeoutStrategyOptions
         {
             Name = "cyclelock-db-attempt-timeout",
-            TimeoutGenerator = args => ValueTask.FromResult(_options.MaxAttemptTimeout),
+            TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(AttemptTimeout, _options.MaxAttemptTimeout)),
         })
         .Build();
 
@@ -184,8 +200,9 @@ public sealed partial class DatabaseResilience
             {
                 reconnect = _reconnect;
             }
-            else if (attemptStarted < _lastClear)
+            else if (attemptStarted < _lastClear || (_lastClear != long.MinValue && _time.GetElapsedTime(_lastClear) < MinClearInterval))
             {
+                // The pool this attempt used is gone already, or was cleared a moment ago: no clear storm.
                 return Task.CompletedTask;
             }
             else

@@ -22,6 +22,7 @@ public sealed class MatcherTests
         { "Polly attempt timeout", new TimeoutRejectedException("timeout", new OperationCanceledException("cancelled", Pg("57014", "canceling statement due to user request", "ERROR"))), ErrorClass.Transient, "attempt-timeout" },
         { "breaker open", new BrokenCircuitException("open"), ErrorClass.Transient, "circuit-open" },
         { "Npgsql command timeout", Io(new TimeoutException("Timeout during reading attempt")), ErrorClass.TransientReconnect, "npgsql-command-timeout" },
+        { "pool exhausted (no clear)", new NpgsqlException("The connection pool has been exhausted, either raise 'Max Pool Size' (currently 100) or 'Timeout' (currently 15 seconds) in your connection string.", new TimeoutException()), ErrorClass.Transient, "pool-exhausted" },
         { "server statement_timeout", Pg("57014", "canceling statement due to statement timeout", "ERROR"), ErrorClass.Permanent, "server-statement-timeout" },
         { "server lock_timeout", Pg("55P03", "canceling statement due to lock timeout", "ERROR"), ErrorClass.Permanent, "server-lock-timeout" },
 

@@ -1,3 +1,4 @@
+using CycleLock.Persistence;
 using Npgsql;
 
 namespace CycleLock.Hosting;
@@ -16,10 +17,7 @@ public static class CycleLockClustering
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (poolerSafe)
         {
-            builder.NoResetOnClose = true;
-            builder.MaxAutoPrepare = 0;
-            builder.ConnectionIdleLifetime = 5;
-            builder.ConnectionPruningInterval = 1;
+            LeaseStoreDataSource.MakePoolerSafe(builder, TimeSpan.FromSeconds(5));
         }
 
         return builder.ConnectionString;

@@ -13,13 +13,7 @@ public static class LeaseStoreDataSource
         var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
         if (options.PoolerSafe)
         {
-            // Behind a transaction-mode pooler: no session state to reset (a DISCARD ALL per checkout otherwise),
-            // no prepared statements (they fail under concurrency), and idle connections retired before the
-            // pooler's own idle timeout reaps them.
-            builder.NoResetOnClose = true;
-            builder.MaxAutoPrepare = 0;
-            builder.ConnectionIdleLifetime = Math.Max(2, (int)options.IdleConnectionLifetime.TotalSeconds);
-            builder.ConnectionPruningInterval = 1;
+            MakePoolerSafe(builder, options.IdleConnectionLifetime);
         }
 
         if (builder.CancellationTimeout == 2000)
@@ -29,6 +23,20 @@ public static class LeaseStoreDataSource
         }
 
         return builder.ConnectionString;
+    }
+
+    /// <summary>
+    /// Behind a transaction-mode pooler: no session state to reset (a DISCARD ALL per checkout otherwise), no
+    /// prepared statements (they fail under concurrency), and idle connections retired after
+    /// <paramref name="idleLifetime"/> (at least 2 s), before the pooler's own idle timeout reaps them.
+    /// </summary>
+    public static void MakePoolerSafe(NpgsqlConnectionStringBuilder builder, TimeSpan idleLifetime)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.NoResetOnClose = true;
+        builder.MaxAutoPrepare = 0;
+        builder.ConnectionIdleLifetime = Math.Max(2, (int)idleLifetime.TotalSeconds);
+        builder.ConnectionPruningInterval = 1;
     }
 
     /// <summary>Creates the data source.</summary>

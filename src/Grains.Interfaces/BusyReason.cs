@@ -14,4 +14,8 @@ public enum BusyReason
 
     /// <summary>The row is locked by a fenced write (an epoch guard) in flight.</summary>
     FencedWriteInFlight = 3,
+
+    /// <summary>Waiters queued first: the lock is offered to them in arrival order (wait with
+    /// <see cref="ICycleLockGrain.WaitAsync"/> to take your turn).</summary>
+    Queued = 4,
 }

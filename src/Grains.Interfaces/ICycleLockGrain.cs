@@ -49,6 +49,18 @@ public interface ICycleLockGrain : IGrainWithStringKey
     [Alias("Reset")]
     Task<ResetReply> ResetAsync(string by);
 
+    /// <summary>Registers (or re-registers) a waiter. Never touches the database, never adopts and never
+    /// starts the renewal timer; the offer comes one-way to <see cref="WaitRequest.Waiter"/> in arrival
+    /// order when the lock is free. Bad input throws <see cref="ArgumentException"/>.</summary>
+    [AlwaysInterleave]
+    [Alias("Wait")]
+    Task<WaitReply> WaitAsync(WaitRequest request);
+
+    /// <summary>A waiter gives up: it is forgotten (and its offer, if any, passes to the next). True when it was registered.</summary>
+    [AlwaysInterleave]
+    [Alias("Leave")]
+    Task<bool> LeaveAsync(Guid waiterId);
+
     /// <summary>The lock's history, newest first, at most <paramref name="limit"/> entries with an id
     /// below <paramref name="beforeId"/> when given.</summary>
     [AlwaysInterleave]

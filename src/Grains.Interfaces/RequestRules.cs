@@ -136,4 +136,17 @@ public static class RequestRules
         HolderId(request.HolderId, nameof(request.HolderId));
         Key(request.Key, nameof(request.Key));
     }
+
+    /// <summary>Checks a waiter's registration.</summary>
+    public static void Wait(WaitRequest request, TimeSpan floor)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        HolderId(request.WaiterId, nameof(request.WaiterId));
+        Text(request.HolderLabel, MaxLabelLength, "Holder label", nameof(request.HolderLabel));
+        Ttl(request.Ttl, floor, nameof(request.Ttl));
+        if (request.Waiter is null)
+        {
+            throw new ArgumentNullException(nameof(request.Waiter), "Waiter is null (rule: an observer reference made with CreateObjectReference).");
+        }
+    }
 }

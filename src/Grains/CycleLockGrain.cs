@@ -11,7 +11,7 @@ namespace CycleLock;
 /// inspect always interleave and never wait behind a renewal that is retrying.
 /// </summary>
 [GrainType("cycle-lock")]
-public sealed class CycleLockGrain : Grain, ICycleLockGrain
+public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
 {
     // A force-release may wait for an epoch guard (the store's force-release lock timeout) and then retry.
     private static readonly TimeSpan ForceReleaseBudget = TimeSpan.FromSeconds(30);
@@ -22,6 +22,7 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
     private readonly ILogger<CycleLockGrain> _logger;
     private LeaseCore? _core;
     private IGrainTimer? _timer;
+    private WaitingRoom<ILockWaiter>? _room;
 
     /// <summary>Created by Orleans.</summary>
     public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger)
@@ -40,12 +41,23 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
     {
         var activation = $"{GrainContext.Address.SiloAddress}/{GrainContext.ActivationId}";
         _core = new LeaseCore(this.GetPrimaryKeyString(), activation, _store, _time, _options, _logger);
+        _room = new WaitingRoom<ILockWaiter>(_options.MaxWaiters, _options.OfferWindow);
         return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default) =>
-        TurnAsync((core, token) => core.AcquireAsync(request, token), cancellationToken);
+    public async Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default)
+    {
+        RequestRules.Acquire(request, Core.Floor);
+        if (GiveWayToWaiters(request) is { } queued)
+        {
+            return queued;
+        }
+
+        var reply = await TurnAsync((core, token) => core.AcquireAsync(request, token), cancellationToken);
+        OnAcquireReply(request, reply);
+        return reply;
+    }
 
     /// <inheritdoc />
     public ValueTask<KeepAliveReply> KeepAliveAsync(KeepAliveRequest request, CancellationToken cancellationToken = default)
@@ -102,6 +114,7 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
         finally
         {
             ApplyTimerRequest();
+            PumpWaiters();
         }
     }
 
@@ -153,6 +166,7 @@ public sealed class CycleLockGrain : Grain, ICycleLockGrain
         finally
         {
             ApplyTimerRequest();
+            PumpWaiters();
         }
     }
 }

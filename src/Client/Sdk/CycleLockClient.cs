@@ -1,49 +1,111 @@
 namespace CycleLock.Client;
 
 /// <summary>
-/// The worker SDK entry point. Acquires lock handles through the Orleans client; a lost acquire reply
-/// is retried with the same holder id and key, and an acquire it gives up on is abandoned so a late
-/// grant cannot pin the lock.
+/// The worker SDK entry point (register it with <c>AddCycleLockClient</c>, or create it over an
+/// <c>IClusterClient</c>). Acquires lock handles through the Orleans client: a lost acquire reply is
+/// retried with the same holder id and key, and an acquire it gives up on is abandoned so a late grant
+/// cannot pin the lock. Workers never touch the database. Bad input to any method throws an
+/// <see cref="ArgumentException"/> naming the value and the rule, before anything is sent.
 /// </summary>
-public sealed class CycleLockClient
+public sealed partial class CycleLockClient
 {
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
     private readonly CycleLockClientOptions _options;
 
-    /// <summary>Creates the client over an Orleans grain factory (usually the <c>IClusterClient</c>).</summary>
+    /// <summary>Creates the client over an Orleans grain factory (usually the <c>IClusterClient</c>), with
+    /// <paramref name="options"/> (default <see cref="CycleLockClientOptions"/>) and <paramref name="time"/>
+    /// (default <see cref="TimeProvider.System"/>). Invalid options throw <see cref="ArgumentException"/>.</summary>
     public CycleLockClient(IGrainFactory grains, CycleLockClientOptions? options = null, TimeProvider? time = null)
     {
         _grains = grains ?? throw new ArgumentNullException(nameof(grains));
         _options = options ?? new CycleLockClientOptions();
+        CycleLockClientOptionsValidator.ThrowIfInvalid(_options);
         _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>The options in use.</summary>
+    public CycleLockClientOptions Options => _options;
 
     /// <summary>The grain of a lock (the name is validated and NFC-normalised).</summary>
     public ICycleLockGrain Grain(string name) => _grains.GetGrain<ICycleLockGrain>(LockName.Normalize(name));
 
-    private async Task AbandonAsync(ICycleLockGrain grain, AcquireRequest request)
+    /// <summary>Tries once to acquire <paramref name="name"/> for <paramref name="ttl"/> (default
+    /// <see cref="CycleLockClientOptions.DefaultTtl"/>): a handle, or who holds it (busy), or dead. Throws
+    /// <see cref="TimeoutException"/> when no try got a reply (the acquire was then abandoned) and
+    /// <see cref="OperationCanceledException"/> when cancelled (an acquire in flight is abandoned).</summary>
+    public Task<AcquireResult> TryAcquireAsync(string name, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            using var abandon = new CancellationTokenSource(_options.AcquireCallTimeout);
-            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key)).WaitAsync(abandon.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not ArgumentException)
-        {
-            // The holder id is never reused; an unabandoned grant ends by stall (no keep-alives come).
-        }
+        var (normalized, lease) = Check(name, ttl);
+        cancellationToken.ThrowIfCancellationRequested();
+        return AcquireOnceAsync(normalized, lease, Guid.Empty, cancellationToken);
     }
 
-    /// <summary>Tries once to acquire <paramref name="name"/> for <paramref name="ttl"/> (default
-    /// <see cref="CycleLockClientOptions.DefaultTtl"/>). Bad input throws <see cref="ArgumentException"/>.</summary>
-    public async Task<AcquireResult> TryAcquireAsync(string name, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    /// <summary>What is known of a lock (database times).</summary>
+    public Task<LockInfo> InspectAsync(string name) => Grain(name).InspectAsync();
+
+    /// <summary>A lock's history, newest first: at most <paramref name="limit"/> (1 to 1 000) entries.</summary>
+    public Task<LockHistoryEntry[]> HistoryAsync(string name, int limit = 50, long? beforeId = null)
+    {
+        var grain = Grain(name);
+        if (limit is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limit), limit, $"History limit {limit} is out of range (rule: 1 to 1000).");
+        }
+
+        return grain.GetHistoryAsync(limit, beforeId);
+    }
+
+    /// <summary>An operator ends the lease of <paramref name="epoch"/> (the epoch is required so a stale
+    /// command cannot end a newer lease). <paramref name="skipDelay"/> skips the fence that waits out the old
+    /// holder's promises; history records it.</summary>
+    public Task<ForceReleaseReply> ForceReleaseAsync(string name, long epoch, string reason, string by, bool skipDelay = false)
+    {
+        var grain = Grain(name);
+        var request = new ForceReleaseRequest(epoch, reason, by, skipDelay);
+        RequestRules.ForceRelease(request);
+        return grain.ForceReleaseAsync(request);
+    }
+
+    /// <summary>An operator returns a dead lock to service.</summary>
+    public Task<ResetReply> ResetAsync(string name, string by)
+    {
+        var grain = Grain(name);
+        RequestRules.Text(by, RequestRules.MaxLabelLength, "Reset operator", nameof(by));
+        return grain.ResetAsync(by);
+    }
+
+    /// <summary>Subscribes <paramref name="handler"/> to the deployment's stall releases, losses, expiries
+    /// and force-releases (for a scheduler to requeue without burning an attempt), from
+    /// <paramref name="afterId"/> (exclusive; -1, the default, means from now; pass a persisted
+    /// <see cref="LockEventListener.Cursor"/> to resume). Each event reaches the handler once.</summary>
+    public async Task<LockEventListener> SubscribeAsync(Func<LockEvent, CancellationToken, ValueTask> handler, long afterId = -1, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (afterId < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(afterId), afterId, $"Event cursor {afterId} is not valid (rule: -1 for from now, otherwise 0 or more).");
+        }
+
+        var listener = new LockEventListener(_grains, handler, afterId, _time);
+        await listener.StartAsync(cancellationToken).ConfigureAwait(false);
+        return listener;
+    }
+
+    private (string Name, TimeSpan Ttl) Check(string name, TimeSpan? ttl)
     {
         var normalized = LockName.Normalize(name);
         var lease = ttl ?? _options.DefaultTtl;
         RequestRules.Ttl(lease, TimeSpan.FromTicks(1), nameof(ttl));
-        var grain = _grains.GetGrain<ICycleLockGrain>(normalized);
-        var request = new AcquireRequest(Guid.NewGuid(), _options.HolderLabel, LeaseKey.New(), lease);
+        return (normalized, lease);
+    }
+
+    // One acquire with a fresh holder id and key, retried with the same id and key when a reply is lost;
+    // abandoned when the SDK gives up (or is cancelled) after a try that may have been granted.
+    private async Task<AcquireResult> AcquireOnceAsync(string name, TimeSpan ttl, Guid waiterId, CancellationToken cancellationToken)
+    {
+        var grain = _grains.GetGrain<ICycleLockGrain>(name);
+        var request = new AcquireRequest(Guid.NewGuid(), _options.HolderLabel, LeaseKey.New(), ttl, waiterId);
         RequestRules.Acquire(request, TimeSpan.FromTicks(1));
         var validity = new LeaseValidity(_time, TimeSpan.Zero);
         Exception? last = null;
@@ -63,12 +125,12 @@ public sealed class CycleLockClient
                         await AbandonAsync(grain, request).ConfigureAwait(false);
                     }
 
-                    return new AcquireResult(null, reply);
+                    return AcquireResult.From(reply);
                 }
 
-                var handle = new LockHandle(grain, normalized, request.HolderId, request.Key, reply, sent, _time, _options);
+                var handle = new LockHandle(grain, name, request.HolderId, request.Key, reply, sent, _time, _options);
                 handle.Start();
-                return new AcquireResult(handle, reply);
+                return new AcquireResult(AcquireOutcome.Acquired, handle, reply);
             }
             catch (Exception e) when (e is not ArgumentException)
             {
@@ -83,6 +145,22 @@ public sealed class CycleLockClient
         }
 
         await AbandonAsync(grain, request).ConfigureAwait(false);
-        throw new TimeoutException($"Acquire of lock {LockName.Quote(normalized)} got no reply after {_options.AcquireTries} tries; it was abandoned.", last);
+        cancellationToken.ThrowIfCancellationRequested();
+        throw new TimeoutException($"Acquire of lock {LockName.Quote(name)} got no reply after {_options.AcquireTries} tries; it was abandoned.", last);
     }
+
+    private async Task AbandonAsync(ICycleLockGrain grain, AcquireRequest request)
+    {
+        try
+        {
+            using var abandon = new CancellationTokenSource(_options.AcquireCallTimeout);
+            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key)).WaitAsync(abandon.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            // The holder id is never reused; an unabandoned grant ends by stall (no keep-alives come).
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -1,31 +1,40 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace CycleLock.Client;
 
-/// <summary>Worker SDK settings. The margin formula must match the silo's (DESIGN §6).</summary>
+/// <summary>Worker SDK settings, checked by <see cref="CycleLockClientOptionsValidator"/> (on start when
+/// registered with <c>AddCycleLockClient</c>, and by the <see cref="CycleLockClient"/> constructor).
+/// The margin and holder-timeout formulas must match the silo's (DESIGN §6).</summary>
 public sealed class CycleLockClientOptions
 {
-    /// <summary>Label shown to operators for this worker's locks. Default: machine name and process id.</summary>
-    [Required]
+    /// <summary>Label shown to operators for this worker's locks. Default: machine name and process id; at
+    /// most 200 characters, no control characters.</summary>
     public string HolderLabel { get; set; } = $"{Environment.MachineName}/{Environment.ProcessId}";
 
-    /// <summary>Lease length when an acquire names none. Default 60 s.</summary>
+    /// <summary>Lease length when an acquire names none. Default 60 s; more than 0, at most 24 h.</summary>
     public TimeSpan DefaultTtl { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Timeout of one acquire call. Default 5 s.</summary>
+    /// <summary>Timeout of one acquire call. Default 5 s; 100 ms to 5 min.</summary>
     public TimeSpan AcquireCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Tries of one acquire with the same holder id and key before it is abandoned. Default 3.</summary>
-    [Range(1, 10)]
+    /// <summary>Tries of one acquire with the same holder id and key before it is abandoned. Default 3; 1 to 10.</summary>
     public int AcquireTries { get; set; } = 3;
 
-    /// <summary>Proportional part of the margin m = TTL × this + <see cref="MarginBase"/>. Default 1/20 (as the silo).</summary>
+    /// <summary>Timeout of one release call. Default 5 s; 100 ms to 5 min.</summary>
+    public TimeSpan ReleaseCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Tries of one release before the handle gives up (the grain then ends the lease by stall). Default 3; 1 to 10.</summary>
+    public int ReleaseTries { get; set; } = 3;
+
+    /// <summary>Consecutive "moved" answers retried quickly (with 20–120 ms jitter) before the handle falls
+    /// back to its normal cadence and reports jeopardy. Default 20; 1 to 1 000.</summary>
+    public int MaxMovedRetries { get; set; } = 20;
+
+    /// <summary>Proportional part of the margin m = TTL × this + <see cref="MarginBase"/>. Default 1/20 (as the silo); 0 to 0.25.</summary>
     public double MarginFraction { get; set; } = 0.05;
 
-    /// <summary>Fixed part of the margin. Default 250 ms (as the silo).</summary>
+    /// <summary>Fixed part of the margin. Default 250 ms (as the silo); 0 to 10 s.</summary>
     public TimeSpan MarginBase { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Holder timeout as a fraction of TTL. Default 1/2 (as the silo).</summary>
+    /// <summary>Holder timeout as a fraction of TTL. Default 1/2 (as the silo); 0.05 to 0.95.</summary>
     public double HolderTimeoutFraction { get; set; } = 0.5;
 
     /// <summary>m_w = m/2 for a TTL.</summary>

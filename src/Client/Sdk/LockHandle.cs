@@ -1,9 +1,13 @@
 namespace CycleLock.Client;
 
 /// <summary>
-/// Ownership of one lock, kept alive by keep-alives to its grain. <see cref="LostToken"/> is cancelled
-/// at <see cref="ValidUntil"/> or on a definite loss — never merely because keep-alives are failing
-/// (that is <see cref="LockHandleState.InJeopardy"/>). Disposing releases as <c>completed</c>.
+/// Ownership of one lock, kept alive by keep-alives to its grain (DESIGN §5).
+/// <see cref="ValidUntil"/> = max over "held" replies for this epoch of (send time + valid-for) − m_w, on the
+/// monotonic clock and the wall clock; never send + TTL. <see cref="LostToken"/> is cancelled at
+/// <see cref="ValidUntil"/> or on a definite loss (re-granted, force-released, released as stalled) —
+/// never merely because keep-alives are failing (that is <see cref="LockHandleState.InJeopardy"/>).
+/// Every member checks the clock first, so a paused process finds the handle lost on its next call,
+/// whether or not a timer has fired. Disposing releases as <c>completed</c> (idempotent).
 /// </summary>
 public sealed class LockHandle : IAsyncDisposable
 {
@@ -12,120 +16,169 @@ public sealed class LockHandle : IAsyncDisposable
 
     private readonly ICycleLockGrain _grain;
     private readonly TimeProvider _time;
+    private readonly CycleLockClientOptions _options;
     private readonly LeaseValidity _validity;
     private readonly LeaseKey _key;
     private readonly TimeSpan _holderTimeout;
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly ITimer _expiry;
     private readonly object _gate = new();
     private Task _loop = Task.CompletedTask;
+    private Task<ReleaseReply?>? _release;
     private TimeSpan _lastValidFor;
     private LockHandleState _state;
     private string? _endReason;
+    private bool _definiteLoss;
+    private int _moved;
+    private long _lastHeldSend;
+    private long _heartbeat;
 
     internal LockHandle(ICycleLockGrain grain, string name, Guid holderId, LeaseKey key, AcquireReply granted,
-        (long, DateTimeOffset) sent, TimeProvider time, CycleLockClientOptions options)
+        (long Timestamp, DateTimeOffset Wall) sent, TimeProvider time, CycleLockClientOptions options)
     {
         _grain = grain;
         _time = time;
+        _options = options;
         _key = key;
         Name = name;
         HolderId = holderId;
         Epoch = granted.Epoch;
         Ttl = granted.Ttl;
+        Attempts = granted.Attempts;
+        Stalls = granted.Stalls;
         _holderTimeout = options.HolderTimeoutFor(granted.Ttl);
         _validity = new LeaseValidity(time, options.SdkMarginFor(granted.Ttl));
         _validity.OnHeld(sent, granted.ValidFor);
         _lastValidFor = granted.ValidFor;
+        _lastHeldSend = sent.Timestamp;
+        _heartbeat = time.GetTimestamp();
+        _expiry = time.CreateTimer(static s => ((LockHandle)s!).OnExpiryTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        ArmExpiry();
     }
 
-    /// <summary>Raised when the state changes (from the keep-alive loop; keep handlers short).</summary>
+    /// <summary>Raised on every state change (from the keep-alive loop or a timer; keep handlers short).</summary>
     public event EventHandler<LockHandleState>? StateChanged;
 
-    /// <summary>The lock's name.</summary>
+    /// <summary>Raised when the handle enters <see cref="LockHandleState.InJeopardy"/>: keep-alives fail or
+    /// the grain reports failing renewals. Not a loss; consider pausing side effects.</summary>
+    public event EventHandler? Jeopardy;
+
+    /// <summary>The lock's name (NFC-normalised).</summary>
     public string Name { get; }
 
     /// <summary>This acquire's holder id.</summary>
     public Guid HolderId { get; }
 
-    /// <summary>The fencing epoch of this lease.</summary>
+    /// <summary>The fencing epoch of this lease: pass it to the epoch guard before a protected write.</summary>
     public long Epoch { get; }
 
     /// <summary>The lease length.</summary>
     public TimeSpan Ttl { get; }
 
-    /// <summary>The current state.</summary>
-    public LockHandleState State => _state;
+    /// <summary>Failed runs counted on the lock when it was granted.</summary>
+    public int Attempts { get; }
+
+    /// <summary>Stalls counted on the lock when it was granted.</summary>
+    public int Stalls { get; }
+
+    /// <summary>The current state (the clock is checked first).</summary>
+    public LockHandleState State
+    {
+        get
+        {
+            CheckClock();
+            return _state;
+        }
+    }
 
     /// <summary>Why the handle is lost or released, when it is.</summary>
-    public string? EndReason => _endReason;
+    public string? EndReason
+    {
+        get
+        {
+            CheckClock();
+            return _endReason;
+        }
+    }
 
-    /// <summary>Until when this worker may act as holder (wall-clock estimate; see <see cref="LeaseValidity"/>).</summary>
-    public DateTimeOffset ValidUntil => _validity.ValidUntil;
+    /// <summary>Until when this worker may act as holder, as a wall-clock instant (the decision itself uses
+    /// the earlier of the monotonic and the wall-clock deadline; see <see cref="Remaining"/>).</summary>
+    public DateTimeOffset ValidUntil
+    {
+        get
+        {
+            CheckClock();
+            return _validity.ValidUntil;
+        }
+    }
 
-    /// <summary>Time left before <see cref="ValidUntil"/>.</summary>
-    public TimeSpan Remaining => _validity.Remaining;
+    /// <summary>Time left before <see cref="ValidUntil"/> (zero or negative once passed).</summary>
+    public TimeSpan Remaining
+    {
+        get
+        {
+            CheckClock();
+            return _validity.Remaining;
+        }
+    }
 
-    /// <summary>Cancelled when ownership ends (valid-until passed, definite loss, or release).</summary>
-    public CancellationToken LostToken => _lost.Token;
+    /// <summary>The monotonic timestamp (<see cref="TimeProvider.GetTimestamp"/>) at which the last request
+    /// answered "held" for this epoch was sent.</summary>
+    public long LastConfirmedSendTimestamp => Interlocked.Read(ref _lastHeldSend);
+
+    /// <summary>Cancelled when ownership ends: <see cref="ValidUntil"/> passed, a definite loss, or a release.</summary>
+    public CancellationToken LostToken
+    {
+        get
+        {
+            CheckClock();
+            return _lost.Token;
+        }
+    }
 
     /// <summary>Throws <see cref="LockLostException"/> unless this handle may act as holder right now.
     /// Call it just before a side effect; after a process pause only the epoch guard protects writes.</summary>
     public void EnsureHeld()
     {
-        if (_state is LockHandleState.Lost or LockHandleState.Released || !_validity.IsValid)
+        CheckClock();
+        if (_state is LockHandleState.Lost or LockHandleState.Released)
         {
-            if (!_validity.IsValid)
-            {
-                MarkEnded(LockHandleState.Lost, "valid-until passed");
-            }
-
             throw new LockLostException($"Lock {LockName.Quote(Name)} epoch {Epoch} is no longer held ({_endReason ?? _state.ToString()}).");
         }
     }
 
+    /// <summary>Records progress of the work holding this lock (used by <c>WithRefreshingLockAsync</c>'s heartbeat timeout).</summary>
+    public void Heartbeat()
+    {
+        CheckClock();
+        Interlocked.Exchange(ref _heartbeat, _time.GetTimestamp());
+    }
+
+    /// <summary>Time since the last <see cref="Heartbeat"/> (or since the grant).</summary>
+    public TimeSpan SinceHeartbeat => _time.GetElapsedTime(Interlocked.Read(ref _heartbeat));
+
     internal void Start() => _loop = Task.Run(KeepAliveLoopAsync);
 
-    /// <summary>Releases the lock with <paramref name="reason"/>. Idempotent; a lost handle returns its loss.</summary>
-    public async Task<ReleaseReply?> ReleaseAsync(ReleaseReason reason = ReleaseReason.Completed, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Releases the lock with <paramref name="reason"/> (default <c>completed</c>). Idempotent: a second call
+    /// returns the first call's reply. After a definite loss nothing is sent and null is returned; after
+    /// <see cref="ValidUntil"/> passed without a definite loss, the lease is released as <c>lease-lost</c>
+    /// (it burns and counts nothing) so that nothing is left behind. Throws
+    /// <see cref="InvalidOperationException"/> when every try failed (the grain then ends the lease by stall).
+    /// </summary>
+    public Task<ReleaseReply?> ReleaseAsync(ReleaseReason reason = ReleaseReason.Completed, CancellationToken cancellationToken = default)
     {
+        if (!Enum.IsDefined(reason) || reason is ReleaseReason.Stalled or ReleaseReason.Abandoned)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reason), reason, $"Release reason {reason} is not allowed (rule: completed, failed, lease-lost or shutdown).");
+        }
+
+        CheckClock();
         lock (_gate)
         {
-            if (_state is LockHandleState.Lost or LockHandleState.Released)
-            {
-                return null;
-            }
+            return _release ??= ReleaseOnceAsync(reason, cancellationToken);
         }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        Exception? last = null;
-        for (var attempt = 0; attempt < 3; attempt++)
-        {
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                var reply = await _grain.ReleaseAsync(new ReleaseRequest(HolderId, _key, Epoch, reason), timeout.Token).ConfigureAwait(false);
-                MarkEnded(reply.Status == ReleaseStatus.Lost ? LockHandleState.Lost : LockHandleState.Released, reply.RecordedReason ?? reason.ToText());
-                return reply;
-            }
-            catch (Exception e) when (e is not ArgumentException && !cancellationToken.IsCancellationRequested)
-            {
-                last = e;
-            }
-        }
-
-        // The grain will find the holder silent and release it as stalled; ownership ends here either way.
-        MarkEnded(LockHandleState.Released, "release failed; the lease ends by stall");
-        throw new InvalidOperationException($"Release of lock {LockName.Quote(Name)} epoch {Epoch} failed after 3 tries.", last);
     }
 
     /// <inheritdoc />
@@ -135,13 +188,135 @@ public sealed class LockHandle : IAsyncDisposable
         {
             await ReleaseAsync(ReleaseReason.Completed).ConfigureAwait(false);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
         {
-            // Already reported as Released with the failure reason; the stall release ends the lease.
+            // Ownership has ended here either way; the grain ends the lease by stall.
         }
 
-        _lost.Dispose();
-        _stop.Dispose();
+        await _expiry.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Applies a keep-alive reply to a request sent at <paramref name="sent"/>. Only a "held" reply for this
+    /// handle's own epoch, while the handle is not terminal, extends <see cref="ValidUntil"/>; a reply naming
+    /// another epoch is a loss; anything arriving after the handle ended changes nothing.
+    /// </summary>
+    internal void ApplyReply(KeepAliveReply reply, (long Timestamp, DateTimeOffset Wall) sent)
+    {
+        CheckClock();
+        lock (_gate)
+        {
+            if (_state is LockHandleState.Lost or LockHandleState.Released || _release is not null)
+            {
+                return; // late: the handle has ended or is releasing; nothing revives or extends it
+            }
+        }
+
+        if (reply.Epoch != Epoch)
+        {
+            MarkEnded(LockHandleState.Lost, $"reply names epoch {reply.Epoch}, not {Epoch}", definite: true);
+            return;
+        }
+
+        switch (reply.Status)
+        {
+            case KeepAliveStatus.Held:
+                _moved = 0;
+                lock (_gate)
+                {
+                    if (_state is LockHandleState.Lost or LockHandleState.Released)
+                    {
+                        return;
+                    }
+
+                    _validity.OnHeld(sent, reply.ValidFor);
+                    if (sent.Timestamp > _lastHeldSend)
+                    {
+                        Interlocked.Exchange(ref _lastHeldSend, sent.Timestamp);
+                    }
+                }
+
+                _lastValidFor = reply.ValidFor;
+                ArmExpiry();
+                SetState(reply.RenewFailingSince is null ? LockHandleState.Held : LockHandleState.InJeopardy);
+                break;
+            case KeepAliveStatus.Moved:
+                // Served by another activation: not lost. Retry shortly with jitter, a bounded number of times.
+                _moved++;
+                if (_moved > _options.MaxMovedRetries)
+                {
+                    SetState(LockHandleState.InJeopardy);
+                    _lastValidFor = _holderTimeout / 3 * 2;
+                }
+                else
+                {
+                    _lastValidFor = TimeSpan.FromMilliseconds(40 + Random.Shared.Next(200));
+                }
+
+                break;
+            case KeepAliveStatus.Uncertain:
+                // The activation cannot vouch for the lease now: jeopardy, no extension, not a loss.
+                SetState(LockHandleState.InJeopardy);
+                _lastValidFor = TimeSpan.FromMilliseconds(200 + Random.Shared.Next(200));
+                break;
+            default:
+                MarkEnded(LockHandleState.Lost, reply.Reason ?? reply.Status.ToString(), definite: true);
+                break;
+        }
+    }
+
+    private async Task<ReleaseReply?> ReleaseOnceAsync(ReleaseReason reason, CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        bool definite;
+        lock (_gate)
+        {
+            definite = _definiteLoss;
+            if (_state == LockHandleState.Lost)
+            {
+                // Valid-until passed (a pause, an unreachable cluster) or a definite loss: the work did not
+                // finish under ownership, so whatever was asked, the release burns and counts nothing.
+                reason = ReleaseReason.LeaseLost;
+            }
+        }
+
+        if (definite)
+        {
+            return null; // the grain has ended this epoch already; there is nothing to release
+        }
+
+        Exception? last = null;
+        for (var attempt = 0; attempt < _options.ReleaseTries; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                call.CancelAfter(_options.ReleaseCallTimeout);
+                var reply = await _grain.ReleaseAsync(new ReleaseRequest(HolderId, _key, Epoch, reason), call.Token).ConfigureAwait(false);
+                // A retried release finds its own reason recorded; any other recorded end (a stall, a
+                // force-release) means the lease was lost before this release reached it.
+                var ours = reply.Status == ReleaseStatus.Released
+                    || (reply.Status == ReleaseStatus.AlreadyReleased && reply.RecordedReason == reason.ToText());
+                MarkEnded(ours ? LockHandleState.Released : LockHandleState.Lost, reply.RecordedReason ?? reason.ToText(), definite: false);
+                return reply;
+            }
+            catch (Exception e) when (e is not ArgumentException && !cancellationToken.IsCancellationRequested)
+            {
+                last = e;
+            }
+        }
+
+        MarkEnded(LockHandleState.Released, "release failed; the lease ends by stall", definite: false);
+        throw new InvalidOperationException($"Release of lock {LockName.Quote(Name)} epoch {Epoch} failed after {_options.ReleaseTries} tries; the grain ends it by stall.", last);
     }
 
     private async Task KeepAliveLoopAsync()
@@ -149,8 +324,9 @@ public sealed class LockHandle : IAsyncDisposable
         var interval = _holderTimeout / 3;
         var request = new KeepAliveRequest(HolderId, _key, Epoch);
         var lastSend = _time.GetTimestamp();
-        while (!_stop.IsCancellationRequested && _state is LockHandleState.Held or LockHandleState.InJeopardy)
+        while (!_stop.IsCancellationRequested && IsLive())
         {
+            // Next keep-alive at send + min(interval, vf/2), floor 50 ms.
             var cadence = Max(Min(interval, _lastValidFor / 2), MinInterval);
             var wait = Min(cadence - _time.GetElapsedTime(lastSend), _validity.Remaining);
             if (wait > TimeSpan.Zero)
@@ -165,21 +341,19 @@ public sealed class LockHandle : IAsyncDisposable
                 }
             }
 
-            if (!_validity.IsValid)
+            if (!IsLive())
             {
-                MarkEnded(LockHandleState.Lost, "valid-until passed");
                 return;
             }
 
             var sent = _validity.Mark();
             lastSend = sent.Timestamp;
 
-            // kt = min(ValidUntil − now, ht/4, 2 s): a call never outlives the validity it could extend, so
-            // LostToken fires on time even when the call hangs.
+            // kt = min(ValidUntil − now, ht/4, 2 s): a call never outlives the validity it could extend.
             var timeout = Min(Min(_validity.Remaining, _holderTimeout / 4), MaxKeepAliveTimeout);
             if (timeout <= TimeSpan.Zero)
             {
-                MarkEnded(LockHandleState.Lost, "valid-until passed");
+                CheckClock();
                 return;
             }
 
@@ -188,7 +362,7 @@ public sealed class LockHandle : IAsyncDisposable
                 using var call = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 call.CancelAfter(timeout);
                 var reply = await _grain.KeepAliveAsync(request, call.Token).ConfigureAwait(false);
-                OnReply(reply, sent);
+                ApplyReply(reply, sent);
             }
             catch (Exception) when (!_stop.IsCancellationRequested)
             {
@@ -201,32 +375,45 @@ public sealed class LockHandle : IAsyncDisposable
         }
     }
 
-    private void OnReply(KeepAliveReply reply, (long, DateTimeOffset) sent)
+    private bool IsLive()
     {
-        switch (reply.Status)
+        CheckClock();
+        return _state is LockHandleState.Held or LockHandleState.InJeopardy;
+    }
+
+    // Decided from the clock, not from a timer: any member call after ValidUntil finds the handle lost.
+    private void CheckClock()
+    {
+        if (!_validity.IsValid && _state is LockHandleState.Held or LockHandleState.InJeopardy)
         {
-            case KeepAliveStatus.Held when reply.Epoch == Epoch:
-                _validity.OnHeld(sent, reply.ValidFor);
-                _lastValidFor = reply.ValidFor;
-                SetState(reply.RenewFailingSince is null ? LockHandleState.Held : LockHandleState.InJeopardy);
-                break;
-            case KeepAliveStatus.Moved:
-                // Served by another activation: not lost. The next keep-alive goes shortly (jittered).
-                _lastValidFor = TimeSpan.FromMilliseconds(100 + Random.Shared.Next(100));
-                break;
-            case KeepAliveStatus.Uncertain:
-                // The activation cannot vouch for the lease now: jeopardy, no extension, not a loss.
-                SetState(LockHandleState.InJeopardy);
-                _lastValidFor = TimeSpan.FromMilliseconds(200 + Random.Shared.Next(200));
-                break;
-            default:
-                MarkEnded(LockHandleState.Lost, reply.Reason ?? reply.Status.ToString());
-                break;
+            MarkEnded(LockHandleState.Lost, "valid-until passed", definite: false);
+        }
+    }
+
+    private void ArmExpiry()
+    {
+        var remaining = _validity.Remaining;
+        try
+        {
+            _expiry.Change(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private void OnExpiryTimer()
+    {
+        CheckClock();
+        if (_state is LockHandleState.Held or LockHandleState.InJeopardy)
+        {
+            ArmExpiry(); // extended meanwhile
         }
     }
 
     private void SetState(LockHandleState state)
     {
+        var jeopardy = false;
         lock (_gate)
         {
             if (_state == state || _state is LockHandleState.Lost or LockHandleState.Released)
@@ -234,13 +421,18 @@ public sealed class LockHandle : IAsyncDisposable
                 return;
             }
 
+            jeopardy = state == LockHandleState.InJeopardy;
             _state = state;
         }
 
         StateChanged?.Invoke(this, state);
+        if (jeopardy)
+        {
+            Jeopardy?.Invoke(this, EventArgs.Empty);
+        }
     }
 
-    private void MarkEnded(LockHandleState state, string reason)
+    private void MarkEnded(LockHandleState state, string reason, bool definite)
     {
         lock (_gate)
         {
@@ -251,16 +443,11 @@ public sealed class LockHandle : IAsyncDisposable
 
             _state = state;
             _endReason = reason;
+            _definiteLoss = definite;
         }
 
-        try
-        {
-            _lost.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
+        _lost.Cancel();
+        _stop.Cancel();
         StateChanged?.Invoke(this, state);
     }
 

@@ -1,6 +1,6 @@
 namespace CycleLock.Client;
 
-/// <summary>Where a lock handle is. Moves only forward: Held ⇄ InJeopardy → Lost or Released (terminal).</summary>
+/// <summary>Where a lock handle is. Moves only forward: Held ⇄ InJeopardy → Lost or Released (both terminal).</summary>
 public enum LockHandleState
 {
     /// <summary>Keep-alives succeed and the grain's renewals are healthy.</summary>
@@ -9,9 +9,10 @@ public enum LockHandleState
     /// <summary>Keep-alives fail or the grain reports failing renewals. Still the holder until <see cref="LockHandle.ValidUntil"/>.</summary>
     InJeopardy = 1,
 
-    /// <summary>Ownership ended without a release by this handle (valid-until passed, re-granted, force-released, stalled). Terminal.</summary>
+    /// <summary>Ownership ended without this handle releasing it (valid-until passed, re-granted,
+    /// force-released, released as stalled). Terminal.</summary>
     Lost = 2,
 
-    /// <summary>This handle released the lock. Terminal.</summary>
+    /// <summary>This handle released the lock (<see cref="LockHandle.ReleaseAsync"/> or dispose). Terminal.</summary>
     Released = 3,
 }

@@ -52,4 +52,16 @@ public sealed class CycleLockOptions
     /// <summary>Stalls after which a lock is dead until reset; 0 never. Default 3.</summary>
     [Range(0, 1000)]
     public int MaxStalls { get; set; } = 3;
+
+    /// <summary>How long a freed lock is reserved for the waiter it is offered to. Default 1 s; 50 ms to 1 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan OfferWindow { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most waiters one lock keeps; more are told the queue is full. Default 1 000; 1 to 100 000.</summary>
+    [Range(1, 100_000)]
+    public int MaxWaiters { get; set; } = 1000;
+
+    /// <summary>How often the lock-event feed reads history while it has subscribers. Default 1 s; 50 ms to 1 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

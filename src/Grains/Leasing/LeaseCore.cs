@@ -91,6 +91,9 @@ public sealed partial class LeaseCore
     /// <summary>Monotonic now, relative to this core's creation.</summary>
     public TimeSpan Now() => _time.GetElapsedTime(_origin);
 
+    /// <summary>True when this activation serves (or is ending) a lease of <paramref name="holderId"/>.</summary>
+    public bool ServesHolder(Guid holderId) => _lease?.HolderId == holderId;
+
     /// <summary>Takes the timer change the last turn asked for, if any.</summary>
     public TimerRequest? TakeTimerRequest()
     {

@@ -34,4 +34,10 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Warning, "Lock {Lock}: database clock moved {Drift} against the monotonic clock between renewals (db_clock_jump); database hosts need slew-only time sync")]
     public static partial void ClockJump(ILogger logger, string @lock, TimeSpan drift);
+
+    [LoggerMessage(11, LogLevel.Debug, "Lock {Lock}: offer to waiter {Waiter} could not be sent")]
+    public static partial void NotifyFailed(ILogger logger, string @lock, Guid waiter, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Warning, "Lock event feed: reading history failed; retrying on the next poll")]
+    public static partial void EventsFailed(ILogger logger, Exception exception);
 }

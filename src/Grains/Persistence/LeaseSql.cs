@@ -58,4 +58,22 @@ internal static class LeaseSql
         ORDER BY id DESC
         LIMIT $4
         """;
+
+    // The scheduler's feed: end events a scheduler acts on (stall releases, losses, expiries,
+    // force-releases), oldest first, with the lock's counters as they are now. "settled" marks rows old
+    // enough that no transaction still in flight can hold a smaller id (ids are taken at insert, and a
+    // lease statement commits within its attempt timeout): the feed's cursor advances only over those.
+    public const string Events = """
+        SELECT h.id, h.name, h.epoch, h.event, h.holder_id, h.holder_label, COALESCE(h.reason, h.by_whom), h.at,
+               COALESCE(l.attempts, 0), COALESCE(l.stalls, 0), COALESCE(l.state = 'dead', false),
+               h.at < clock_timestamp() - $4::interval
+        FROM cyclelock.history h
+        LEFT JOIN cyclelock.lease l ON l.service_id = h.service_id AND l.name = h.name
+        WHERE h.service_id = $1 AND h.id > $2 AND h.is_end
+          AND (h.event <> 'released' OR h.reason IN ('stalled', 'lease-lost'))
+        ORDER BY h.id
+        LIMIT $3
+        """;
+
+    public const string LatestHistoryId = "SELECT COALESCE(max(id), 0) FROM cyclelock.history WHERE service_id = $1";
 }

@@ -16,6 +16,10 @@ public sealed class PostgresLeaseStore : ILeaseStore
 {
     private const string LockNotAvailable = "55P03";
 
+    // An end event older than this is settled: every lease statement commits within its attempt timeout
+    // (at most a minute), so no transaction still in flight can hold a smaller history id.
+    private static readonly TimeSpan EventSettleLag = TimeSpan.FromSeconds(90);
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly LeaseStoreOptions _options;
@@ -128,6 +132,26 @@ public sealed class PostgresLeaseStore : ILeaseStore
     }
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+
+        // Read-only.
+        return _resilience.ExecuteAsync("events", null, null, token => EventsOnceAsync(afterId, limit, token), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<long> LatestHistoryIdAsync(CancellationToken cancellationToken) =>
+        // Read-only.
+        _resilience.ExecuteAsync("latest-history-id", null, null, async token =>
+        {
+            await using var command = _dataSource.CreateCommand(LeaseSql.LatestHistoryId);
+            command.Parameters.Add(Text(_serviceId));
+            return (long)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<int> PruneAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -161,6 +185,36 @@ public sealed class PostgresLeaseStore : ILeaseStore
         }
 
         return locks;
+    }
+
+    private async Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsOnceAsync(long afterId, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(LeaseSql.Events);
+        command.Parameters.Add(Text(_serviceId));
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = afterId });
+        command.Parameters.Add(Int(limit));
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = EventSettleLag });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var events = new List<(LockEvent, bool)>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var kind = reader.GetString(3) switch
+            {
+                "released" when reader.GetString(6) == "stalled" => LockEventKind.Stalled,
+                "released" or "lost" => LockEventKind.Lost,
+                "expired" => LockEventKind.Expired,
+                _ => LockEventKind.ForceReleased,
+            };
+            events.Add((new LockEvent(
+                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), kind,
+                reader.IsDBNull(4) ? null : reader.GetGuid(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.GetFieldValue<DateTimeOffset>(7),
+                reader.GetInt32(8), reader.GetInt32(9), reader.GetBoolean(10)), reader.GetBoolean(11)));
+        }
+
+        return events;
     }
 
     private async Task<IReadOnlyList<LockHistoryEntry>> HistoryOnceAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)

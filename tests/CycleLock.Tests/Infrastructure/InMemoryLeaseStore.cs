@@ -264,6 +264,39 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         }
     }
 
+    public Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            IReadOnlyList<(LockEvent, bool)> list = [.. _history
+                .Where(h => h.Id > afterId && (h.Event is "lost" or "expired" or "force-released" || (h.Event == "released" && h.Reason is "stalled" or "lease-lost")))
+                .OrderBy(h => h.Id)
+                .Take(limit)
+                .Select(h =>
+                {
+                    var row = _rows.GetValueOrDefault(h.Name);
+                    var kind = h.Event switch
+                    {
+                        "released" when h.Reason == "stalled" => LockEventKind.Stalled,
+                        "released" or "lost" => LockEventKind.Lost,
+                        "expired" => LockEventKind.Expired,
+                        _ => LockEventKind.ForceReleased,
+                    };
+                    return (new LockEvent(h.Id, h.Name, h.Epoch, kind, h.HolderId, h.HolderLabel, h.Reason ?? h.By, h.At,
+                        row?.Attempts ?? 0, row?.Stalls ?? 0, row?.State == "dead"), true);
+                })];
+            return Task.FromResult(list);
+        }
+    }
+
+    public Task<long> LatestHistoryIdAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_history.Count == 0 ? 0L : _history.Max(h => h.Id));
+        }
+    }
+
     private DateTimeOffset Now => clock.GetUtcNow();
 
     private Task<StoreResult> Run(Func<StoreResult> operation)

@@ -40,6 +40,10 @@ public sealed class SteppedLeaseStore(ILeaseStore inner) : ILeaseStore
 
     public Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken) => inner.HistoryAsync(name, beforeId, limit, cancellationToken);
 
+    public Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken) => inner.EventsAsync(afterId, limit, cancellationToken);
+
+    public Task<long> LatestHistoryIdAsync(CancellationToken cancellationToken) => inner.LatestHistoryIdAsync(cancellationToken);
+
     private Task<StoreResult> Enqueue(string operation, string activation, Func<Task<StoreResult>> execute)
     {
         var call = new PendingCall(operation, activation, execute);

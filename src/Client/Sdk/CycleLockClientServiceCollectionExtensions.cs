@@ -1,0 +1,53 @@
+using CycleLock.Client;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the worker SDK over the Orleans client.</summary>
+public static class CycleLockClientServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the Orleans client (configured by <paramref name="configureOrleans"/>, e.g.
+    /// <c>c =&gt; c.UseLocalhostClustering()</c>) and a singleton <see cref="CycleLockClient"/> with
+    /// <see cref="CycleLockClientOptions"/> (bound from configuration section <c>CycleLock:Client</c>, then
+    /// <paramref name="configure"/>), validated when the host starts: a bad value stops the start with a
+    /// message naming the key.
+    /// </summary>
+    public static IHostApplicationBuilder AddCycleLockClient(this IHostApplicationBuilder builder, Action<IClientBuilder> configureOrleans, Action<CycleLockClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configureOrleans);
+        builder.UseOrleansClient(configureOrleans);
+        builder.Services.AddOptions<CycleLockClientOptions>().BindConfiguration("CycleLock:Client");
+        AddSdk(builder.Services, configure);
+        return builder;
+    }
+
+    /// <summary>The same as the host-builder overload, on a service collection.</summary>
+    public static IServiceCollection AddCycleLockClient(this IServiceCollection services, Action<IClientBuilder> configureOrleans, Action<CycleLockClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configureOrleans);
+        services.AddOrleansClient(configureOrleans);
+        AddSdk(services, configure);
+        return services;
+    }
+
+    private static void AddSdk(IServiceCollection services, Action<CycleLockClientOptions>? configure)
+    {
+        var options = services.AddOptions<CycleLockClientOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockClientOptions>, CycleLockClientOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new CycleLockClient(
+            sp.GetRequiredService<IClusterClient>(),
+            sp.GetRequiredService<IOptions<CycleLockClientOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>()));
+    }
+}

@@ -1,0 +1,13 @@
+namespace CycleLock;
+
+/// <summary>Reply to a subscription.</summary>
+/// <param name="Cursor">The cursor the subscription starts from (resolved when "from now", -1, was asked).</param>
+/// <param name="RegisteredFor">How long the subscription lasts without a renewal.</param>
+/// <param name="PollInterval">How often the feed reads history while it has subscribers.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("CycleLock.LockEventSubscription")]
+public sealed record LockEventSubscription(
+    [property: Id(0)] long Cursor,
+    [property: Id(1)] TimeSpan RegisteredFor,
+    [property: Id(2)] TimeSpan PollInterval);

@@ -123,7 +123,7 @@ public sealed partial class CycleLockClient
                 }
             }
 
-            _grains.DeleteObjectReference<ILockWaiter>(waiter);
+            _grains.DeleteObjectReference<ILockWaiter>(reference);
         }
     }
 

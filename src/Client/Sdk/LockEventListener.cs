@@ -115,7 +115,7 @@ public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
             {
             }
 
-            _grains.DeleteObjectReference<ILockEventObserver>(this);
+            _grains.DeleteObjectReference<ILockEventObserver>(_reference);
         }
 
         _stop.Dispose();

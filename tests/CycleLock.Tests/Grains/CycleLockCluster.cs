@@ -21,19 +21,27 @@ public sealed class CycleLockCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<CycleLockCluster> StartAsync(PostgresFixture postgres, string serviceId, string clusterId, short silos = 1, Action<LeaseStoreOptions>? store = null)
+    public static async Task<CycleLockCluster> StartAsync(PostgresFixture postgres, string serviceId, string clusterId, short silos = 1, Action<LeaseStoreOptions>? store = null, Action<CycleLockOptions>? locks = null, Action<ISiloBuilder>? silo = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ServiceId = serviceId;
         builder.Options.ClusterId = clusterId;
         builder.Options.ConfigureFileLogging = false;
-        builder.ConfigureSilo((_, silo) => silo.AddCycleLocks(
-            options =>
-            {
-                options.ConnectionString = postgres.ConnectionString;
-                store?.Invoke(options);
-            },
-            locks => locks.FailoverFloor = FailoverFloorMode.Warn));
+        builder.ConfigureSilo((_, siloBuilder) =>
+        {
+            siloBuilder.AddCycleLocks(
+                options =>
+                {
+                    options.ConnectionString = postgres.ConnectionString;
+                    store?.Invoke(options);
+                },
+                options =>
+                {
+                    options.FailoverFloor = FailoverFloorMode.Warn;
+                    locks?.Invoke(options);
+                });
+            silo?.Invoke(siloBuilder);
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new CycleLockCluster(cluster, serviceId);

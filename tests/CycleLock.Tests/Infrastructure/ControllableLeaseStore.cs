@@ -19,30 +19,37 @@ public sealed class ControllableLeaseStore(ILeaseStore inner) : ILeaseStore
 
     public int Calls { get; private set; }
 
+    /// <summary>Every lease statement (operation, lock, monotonic timestamp when it was issued).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Operation, string Name, long Timestamp)> Statements { get; } = new();
+
     public ILeaseStore Inner => inner;
 
     public Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken) =>
-        Run("acquire", cancellationToken, () => inner.AcquireAsync(name, holderId, label, key, ttl, activation, cancellationToken));
+        Run("acquire", name, cancellationToken, () => inner.AcquireAsync(name, holderId, label, key, ttl, activation, cancellationToken));
 
     public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
-        Run("adopt", cancellationToken, () => inner.AdoptAsync(name, holderId, key, epoch, activation, cancellationToken));
+        Run("adopt", name, cancellationToken, () => inner.AdoptAsync(name, holderId, key, epoch, activation, cancellationToken));
 
     public Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
-        Run("renew", cancellationToken, () => inner.RenewAsync(name, holderId, epoch, activation, ttl, cancellationToken));
+        Run("renew", name, cancellationToken, () => inner.RenewAsync(name, holderId, epoch, activation, ttl, cancellationToken));
 
     public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
-        Run("release", cancellationToken, () => inner.ReleaseAsync(name, holderId, key, epoch, activation, reason, byHolder, maxStalls, cancellationToken));
+        Run("release", name, cancellationToken, () => inner.ReleaseAsync(name, holderId, key, epoch, activation, reason, byHolder, maxStalls, cancellationToken));
 
     public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
-        Run("force-release", cancellationToken, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, skipDelay, selfActivation, promiseLeft, margin, cancellationToken));
+        Run("force-release", name, cancellationToken, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, skipDelay, selfActivation, promiseLeft, margin, cancellationToken));
 
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
-        Run("abandon", cancellationToken, () => inner.AbandonAsync(name, holderId, key, cancellationToken));
+        Run("abandon", name, cancellationToken, () => inner.AbandonAsync(name, holderId, key, cancellationToken));
 
     public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
-        Run("reset", cancellationToken, () => inner.ResetAsync(name, by, cancellationToken));
+        Run("reset", name, cancellationToken, () => inner.ResetAsync(name, by, cancellationToken));
 
-    public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken) => inner.GetAsync(name, cancellationToken);
+    public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        Statements.Enqueue(("get", name, TimeProvider.System.GetTimestamp()));
+        return inner.GetAsync(name, cancellationToken);
+    }
 
     public Task<IReadOnlyList<LockInfo>> ListAsync(string? afterName, int limit, CancellationToken cancellationToken) => inner.ListAsync(afterName, limit, cancellationToken);
 
@@ -54,9 +61,10 @@ public sealed class ControllableLeaseStore(ILeaseStore inner) : ILeaseStore
 
     public Task<long> LatestHistoryIdAsync(CancellationToken cancellationToken) => inner.LatestHistoryIdAsync(cancellationToken);
 
-    private async Task<StoreResult> Run(string operation, CancellationToken cancellationToken, Func<Task<StoreResult>> execute)
+    private async Task<StoreResult> Run(string operation, string name, CancellationToken cancellationToken, Func<Task<StoreResult>> execute)
     {
         Calls++;
+        Statements.Enqueue((operation, name, TimeProvider.System.GetTimestamp()));
         if (Before is { } before)
         {
             await before(operation, cancellationToken);

@@ -1,0 +1,49 @@
+namespace CycleLock.Tests.Sdk;
+
+/// <summary>A stand-in lock grain for handle tests: keep-alives are answered by <see cref="KeepAlive"/>
+/// (or left pending), releases are recorded.</summary>
+public sealed class ScriptedLockGrain : ICycleLockGrain
+{
+    public Func<KeepAliveRequest, CancellationToken, ValueTask<KeepAliveReply>> KeepAlive { get; set; } =
+        (_, token) => new ValueTask<KeepAliveReply>(Task.Delay(Timeout.Infinite, token).ContinueWith<KeepAliveReply>(_ => throw new OperationCanceledException(token), TaskScheduler.Default));
+
+    public List<ReleaseRequest> Releases { get; } = [];
+
+    public int KeepAlives { get; private set; }
+
+    public GrainId GetGrainId() => GrainId.Create("cycle-lock", "scripted");
+
+    public ValueTask<KeepAliveReply> KeepAliveAsync(KeepAliveRequest request, CancellationToken cancellationToken = default)
+    {
+        KeepAlives++;
+        return KeepAlive(request, cancellationToken);
+    }
+
+    public Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default)
+    {
+        lock (Releases)
+        {
+            Releases.Add(request);
+        }
+
+        return Task.FromResult(new ReleaseReply(ReleaseStatus.Released, request.Reason.ToText(), request.Epoch));
+    }
+
+    public Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request) => throw new NotSupportedException();
+
+    public Task<LockInfo> InspectAsync() => throw new NotSupportedException();
+
+    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request) => throw new NotSupportedException();
+
+    public Task<AbandonReply> AbandonAsync(AbandonRequest request) => throw new NotSupportedException();
+
+    public Task<ResetReply> ResetAsync(string by) => throw new NotSupportedException();
+
+    public Task<WaitReply> WaitAsync(WaitRequest request) => throw new NotSupportedException();
+
+    public Task<bool> LeaveAsync(Guid waiterId) => throw new NotSupportedException();
+
+    public Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId) => throw new NotSupportedException();
+}

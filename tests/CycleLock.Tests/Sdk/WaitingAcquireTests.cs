@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using CycleLock.Client;
+
+namespace CycleLock.Tests.Sdk;
+
+/// <summary>Fair waiting: no polling of the database, arrival order, prompt hand-over, cancelled and vanished waiters.</summary>
+[Collection(SdkCollection.Name)]
+public sealed class WaitingAcquireTests(SdkClusterFixture fixture) : SdkTestBase(fixture)
+{
+    // TTL 3 s: ht = 1.5 s, so waiters re-register every 0.5 s and a registration lapses after 1.5 s.
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan Reregistration = TimeSpan.FromSeconds(0.5);
+    private static readonly TimeSpan Hold = TimeSpan.FromMilliseconds(100);
+
+    private async Task WaitRegisteredAsync(string label) =>
+        await Eventually(() => Task.FromResult(Fixture.Calls.Count("WaitAsync", label) >= 1), TimeSpan.FromSeconds(5), $"{label} registered");
+
+    [Fact]
+    public async Task TenWaiters_AcquireInArrivalOrder_EachWithin200msOfThePreviousRelease_WithoutPollingTheDatabase()
+    {
+        var name = NewName("fifo");
+        var first = await Locks("holder-0").TryAcquireAsync(name, Ttl);
+        Assert.True(first.Acquired, first.ToString());
+
+        var order = new List<int>();
+        var grants = new long[11];
+        var releases = new long[11];
+        var started = new long[11];
+        var waiters = new List<Task>();
+        for (var i = 1; i <= 10; i++)
+        {
+            var index = i;
+            var label = $"waiter-{name}-{i}";
+            started[i] = Stopwatch.GetTimestamp();
+            waiters.Add(Task.Run(async () =>
+            {
+                var result = await Locks(label).AcquireAsync(name, Ttl, TimeSpan.FromSeconds(30));
+                Assert.True(result.Acquired, $"{label}: {result}");
+                grants[index] = Stopwatch.GetTimestamp();
+                lock (order)
+                {
+                    order.Add(index);
+                }
+
+                await Task.Delay(Hold);
+                await result.Handle!.ReleaseAsync();
+                releases[index] = Stopwatch.GetTimestamp();
+            }));
+            await WaitRegisteredAsync(label);
+        }
+
+        await Task.Delay(Hold);
+        await first.Handle!.ReleaseAsync();
+        releases[0] = Stopwatch.GetTimestamp();
+        await Task.WhenAll(waiters);
+
+        Assert.Equal(Enumerable.Range(1, 10), order);
+        var gaps = Enumerable.Range(1, 10).Select(i => Ms(releases[i - 1], grants[i])).ToList();
+        TestContext.Current.SendDiagnosticMessage("hand-over after each release (ms): " + string.Join(", ", gaps.Select(g => g.ToString("0"))));
+        Assert.All(gaps.Select((g, i) => (g, i)), x => Assert.True(x.g <= 200, $"waiter {x.i + 1} acquired {x.g:0} ms after the previous release (rule: ≤ 200 ms)"));
+
+        // Each waiter's calls while waiting (registrations and re-registrations) stay within 1 + wait ÷ interval;
+        // its acquires are the first try and the one after its offer.
+        for (var i = 1; i <= 10; i++)
+        {
+            var label = $"waiter-{name}-{i}";
+            var waited = TimeSpan.FromMilliseconds(Ms(started[i], grants[i]));
+            var registrations = Fixture.Calls.Count("WaitAsync", label);
+            var bound = 1 + (waited / Reregistration);
+            Assert.True(registrations <= bound, $"{label} waited {waited.TotalMilliseconds:0} ms with {registrations} registrations (rule: ≤ 1 + wait ÷ {Reregistration.TotalMilliseconds} ms = {bound:0.0})");
+            Assert.Equal(2, Fixture.Calls.Count("TryAcquireAsync", label));
+        }
+
+        // The database saw exactly one acquire per grant and nothing between a release and the next grant.
+        var statements = Fixture.Store.Statements.Where(s => s.Name == name).Select(s => s.Operation).ToList();
+        TestContext.Current.SendDiagnosticMessage("lease statements: " + string.Join(" ", statements));
+        Assert.Equal(Enumerable.Range(0, 11).SelectMany(_ => new[] { "acquire", "release" }), statements.Where(s => s != "renew"));
+        for (var i = 0; i < statements.Count - 1; i++)
+        {
+            if (statements[i] == "release")
+            {
+                Assert.Equal("acquire", statements[i + 1]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task CancelledWaiter_IsSkipped_AndLeavesTheQueue()
+    {
+        var name = NewName("cancel");
+        var holder = await Locks("holder").TryAcquireAsync(name, Ttl);
+        var labelA = $"a-{name}";
+        var labelB = $"b-{name}";
+        var labelC = $"c-{name}";
+        var a = Task.Run(() => Locks(labelA).AcquireAsync(name, Ttl, TimeSpan.FromSeconds(30)));
+        await WaitRegisteredAsync(labelA);
+        using var cancelB = new CancellationTokenSource();
+        var b = Task.Run(() => Locks(labelB).AcquireAsync(name, Ttl, TimeSpan.FromSeconds(30), cancelB.Token));
+        await WaitRegisteredAsync(labelB);
+        var c = Task.Run(() => Locks(labelC).AcquireAsync(name, Ttl, TimeSpan.FromSeconds(30)));
+        await WaitRegisteredAsync(labelC);
+
+        await cancelB.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b);
+        Assert.Contains(Fixture.Calls.Calls, call => call.Method == "LeaveAsync" && call.Id is not null);
+
+        await holder.Handle!.ReleaseAsync();
+        var first = await a;
+        Assert.True(first.Acquired, first.ToString());
+        await first.Handle!.ReleaseAsync();
+        var released = Stopwatch.GetTimestamp();
+        var third = await c;
+        var handOver = Ms(released, Stopwatch.GetTimestamp());
+        Assert.True(third.Acquired, third.ToString());
+        Assert.True(handOver <= 200, $"the cancelled waiter was not skipped: C acquired {handOver:0} ms after A's release (its offer window is 1 s)");
+        await third.Handle!.ReleaseAsync();
+        Assert.Equal(0, Fixture.Calls.Count("TryAcquireAsync", labelB) - 1); // only its first try
+    }
+
+    [Fact]
+    public async Task VanishedWaiter_IsDroppedWhenItsRegistrationLapses()
+    {
+        var name = NewName("vanished");
+        var holder = await Locks("holder").TryAcquireAsync(name, Ttl);
+
+        // A waiter whose process vanishes: it registers once and never again.
+        var grain = Client.GetGrain<ICycleLockGrain>(name);
+        var ghost = new SilentWaiter();
+        var reference = Client.CreateObjectReference<ILockWaiter>(ghost);
+        var reply = await grain.WaitAsync(new WaitRequest(Guid.NewGuid(), "ghost", Ttl, reference));
+        Assert.Equal(WaitStatus.Queued, reply.Status);
+        Assert.Equal(Ttl / 2, reply.RegisteredFor);
+
+        var label = $"live-{name}";
+        var live = Task.Run(() => Locks(label).AcquireAsync(name, Ttl, TimeSpan.FromSeconds(30)));
+        await WaitRegisteredAsync(label);
+        await Task.Delay(reply.RegisteredFor + TimeSpan.FromMilliseconds(200)); // the ghost's registration lapses
+
+        await holder.Handle!.ReleaseAsync();
+        var released = Stopwatch.GetTimestamp();
+        var result = await live;
+        var handOver = Ms(released, Stopwatch.GetTimestamp());
+        Assert.True(result.Acquired, result.ToString());
+        Assert.True(handOver <= 200, $"live waiter acquired {handOver:0} ms after the release: the lapsed ghost still held the head");
+        Assert.Equal(0, ghost.Offers);
+        await result.Handle!.ReleaseAsync();
+        Client.DeleteObjectReference<ILockWaiter>(reference);
+    }
+
+    [Fact]
+    public async Task WaitTimeout_ReturnsTheBusyAnswer_AndLeaves()
+    {
+        var name = NewName("timeout");
+        var holder = await Locks("holder-label").TryAcquireAsync(name, Ttl);
+        var label = $"impatient-{name}";
+        var result = await Locks(label).AcquireAsync(name, Ttl, TimeSpan.FromMilliseconds(700));
+        Assert.Equal(AcquireOutcome.Busy, result.Outcome);
+        Assert.Null(result.Handle);
+        Assert.Contains(Fixture.Calls.Calls, c => c.Method == "LeaveAsync");
+        await holder.Handle!.ReleaseAsync();
+    }
+
+    private sealed class SilentWaiter : ILockWaiter
+    {
+        public int Offers { get; private set; }
+
+        public Task OfferAsync(LockOffer offer)
+        {
+            Offers++;
+            return Task.CompletedTask;
+        }
+    }
+}

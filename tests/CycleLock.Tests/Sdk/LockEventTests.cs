@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using CycleLock.Client;
+
+namespace CycleLock.Tests.Sdk;
+
+/// <summary>A scheduler learns of stall releases and losses from the event feed; max stalls makes a lock
+/// dead until an operator resets it.</summary>
+[Collection(SdkCollection.Name)]
+public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixture)
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(3);
+
+    [Fact]
+    public async Task StallEvents_ArriveWithCounters_MaxStallsMakesItDead_ResetBringsItBack()
+    {
+        var name = NewName("stalls");
+        var locks = Locks("scheduler");
+        var events = new ConcurrentQueue<LockEvent>();
+        await using var listener = await locks.SubscribeAsync((e, _) =>
+        {
+            if (e.Name == name)
+            {
+                events.Enqueue(e);
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        var grain = Client.GetGrain<ICycleLockGrain>(name);
+        for (var stall = 1; stall <= 3; stall++)
+        {
+            // A holder that stops keeping alive right after its grant.
+            var granted = await grain.TryAcquireAsync(new AcquireRequest(Guid.NewGuid(), $"silent-{stall}", LeaseKey.New(), Ttl));
+            Assert.Equal(AcquireStatus.Granted, granted.Status);
+            await Eventually(() => Task.FromResult(events.Count >= stall), TimeSpan.FromSeconds(10), $"stall event {stall}");
+            var e = events.ToArray()[stall - 1];
+            TestContext.Current.SendDiagnosticMessage($"event {e.Id}: {e.Kind} epoch {e.Epoch} holder {e.HolderLabel} stalls {e.Stalls} dead {e.Dead}");
+            Assert.Equal((LockEventKind.Stalled, granted.Epoch, $"silent-{stall}", stall, stall == 3), (e.Kind, e.Epoch, e.HolderLabel, e.Stalls, e.Dead));
+            Assert.Equal(0, e.Attempts); // a stall burns no attempt
+        }
+
+        var dead = await locks.TryAcquireAsync(name, Ttl);
+        Assert.Equal(AcquireOutcome.Dead, dead.Outcome);
+        Assert.Contains("reset", dead.ToString(), StringComparison.Ordinal);
+        var deadWaiting = await locks.AcquireAsync(name, Ttl, TimeSpan.FromSeconds(5));
+        Assert.Equal(AcquireOutcome.Dead, deadWaiting.Outcome);
+        var run = await locks.WithRefreshingLockAsync(name, Ttl, (_, _) => Task.FromResult(1));
+        Assert.Equal((LockRunOutcome.NotAcquired, AcquireOutcome.Dead), (run.Outcome, run.NotAcquired!.Outcome));
+
+        Assert.True((await locks.ResetAsync(name, "test-operator")).WasDead);
+        var back = await locks.TryAcquireAsync(name, Ttl);
+        Assert.True(back.Acquired, back.ToString());
+        await back.Handle!.ReleaseAsync();
+        Assert.Equal(3, events.Count);
+        Assert.Equal(events.Count, events.Select(e => e.Id).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task ForceReleaseEvent_Arrives_AndResubscribingFromACursorRepeatsNothingMissed()
+    {
+        var name = NewName("force-event");
+        var locks = Locks("scheduler");
+        var seen = new ConcurrentQueue<LockEvent>();
+        long cursor;
+        await using (var listener = await locks.SubscribeAsync((e, _) =>
+        {
+            if (e.Name == name)
+            {
+                seen.Enqueue(e);
+            }
+
+            return ValueTask.CompletedTask;
+        }))
+        {
+            cursor = listener.Cursor;
+            var held = await locks.TryAcquireAsync(name, TimeSpan.FromSeconds(10));
+            await locks.ForceReleaseAsync(name, held.Handle!.Epoch, "test", "operator");
+            await Eventually(() => Task.FromResult(!seen.IsEmpty), TimeSpan.FromSeconds(10), "force-release event");
+            Assert.Equal(LockEventKind.ForceReleased, Assert.Single(seen).Kind);
+            await WhenCancelled(held.Handle.LostToken).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+
+        // A scheduler that restarts from its persisted cursor sees the event again (at least once).
+        var again = new ConcurrentQueue<LockEvent>();
+        await using var second = await locks.SubscribeAsync((e, _) =>
+        {
+            if (e.Name == name)
+            {
+                again.Enqueue(e);
+            }
+
+            return ValueTask.CompletedTask;
+        }, cursor);
+        await Eventually(() => Task.FromResult(!again.IsEmpty), TimeSpan.FromSeconds(10), "event replayed from cursor");
+        Assert.Equal(seen.Single().Id, again.Single().Id);
+    }
+}

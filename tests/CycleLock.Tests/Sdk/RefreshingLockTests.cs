@@ -1,0 +1,155 @@
+using CycleLock.Client;
+
+namespace CycleLock.Tests.Sdk;
+
+/// <summary>WithRefreshingLockAsync returns each of its four outcomes, and burns attempts only on Failed.</summary>
+[Collection(SdkCollection.Name)]
+public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase(fixture)
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Completed_ReturnsTheResult_ReleasedAsCompleted()
+    {
+        var name = NewName("run-ok");
+        var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, (handle, _) =>
+        {
+            handle.EnsureHeld();
+            handle.Heartbeat();
+            return Task.FromResult(42);
+        });
+        Assert.Equal(LockRunOutcome.Completed, result.Outcome);
+        Assert.Equal(42, result.Value);
+        Assert.Equal(("free", 0), ((await RowAsync(name)).State, (await RowAsync(name)).Attempts));
+        Assert.Contains(await HistoryAsync(name), h => h.Event == "released" && h.Reason == "completed");
+    }
+
+    [Fact]
+    public async Task NotAcquired_WhenBusy_WorkNeverRuns()
+    {
+        var name = NewName("run-busy");
+        var holder = await Locks("the-holder").TryAcquireAsync(name, Ttl);
+        var ran = false;
+        var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, (_, _) =>
+        {
+            ran = true;
+            return Task.FromResult(0);
+        });
+        Assert.Equal(LockRunOutcome.NotAcquired, result.Outcome);
+        Assert.False(ran);
+        Assert.Equal(AcquireOutcome.Busy, result.NotAcquired!.Outcome);
+        Assert.Equal("the-holder", result.NotAcquired.HolderLabel);
+        Assert.Equal(holder.Handle!.Epoch, result.NotAcquired.Epoch);
+        await holder.Handle.ReleaseAsync();
+    }
+
+    [Fact]
+    public async Task Lost_WhenForceReleasedDuringWork_TokenCancelled_NoAttemptBurned()
+    {
+        var name = NewName("run-lost");
+        var locks = Locks("runner");
+        var before = (await RowAsync(name)).Attempts;
+        var tokenCancelled = false;
+        var result = await locks.WithRefreshingLockAsync(name, Ttl, async (handle, token) =>
+        {
+            var reply = await locks.ForceReleaseAsync(name, handle.Epoch, "test: operator takes it back", "test");
+            Assert.Equal(ForceReleaseStatus.Released, reply.Status);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(30), token);
+            }
+            catch (OperationCanceledException)
+            {
+                tokenCancelled = true;
+                throw;
+            }
+
+            return 0;
+        });
+        Assert.Equal(LockRunOutcome.Lost, result.Outcome);
+        Assert.True(tokenCancelled, "the work's token was not cancelled");
+        Assert.NotNull(result.LostReason);
+        Assert.Equal(before, (await RowAsync(name)).Attempts);
+    }
+
+    [Fact]
+    public async Task Failed_WhenWorkThrows_BurnsExactlyOneAttempt()
+    {
+        var name = NewName("run-fail");
+        var locks = Locks("runner");
+        var first = await locks.WithRefreshingLockAsync<int>(name, Ttl, (_, _) => throw new InvalidOperationException("job blew up"));
+        Assert.Equal(LockRunOutcome.Failed, first.Outcome);
+        Assert.IsType<InvalidOperationException>(first.Exception);
+        Assert.Equal(1, (await RowAsync(name)).Attempts);
+
+        var second = await locks.WithRefreshingLockAsync<int>(name, Ttl, async (_, _) =>
+        {
+            await Task.Yield();
+            throw new InvalidOperationException("again");
+        });
+        Assert.Equal(LockRunOutcome.Failed, second.Outcome);
+        Assert.Equal(2, (await RowAsync(name)).Attempts);
+        Assert.Equal(2, (await HistoryAsync(name)).Count(h => h.Reason == "failed"));
+    }
+
+    [Fact]
+    public async Task MaxHold_HungWorkIsCancelled_Failed()
+    {
+        var name = NewName("run-hung");
+        var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, async (_, token) =>
+        {
+            await Task.Delay(Timeout.Infinite, token);
+            return 0;
+        }, new RefreshingLockOptions { MaxHold = TimeSpan.FromMilliseconds(500) });
+        Assert.Equal(LockRunOutcome.Failed, result.Outcome);
+        Assert.IsType<TimeoutException>(result.Exception);
+        Assert.Equal(("free", 1), ((await RowAsync(name)).State, (await RowAsync(name)).Attempts));
+    }
+
+    [Fact]
+    public async Task HeartbeatTimeout_WorkWithoutProgressIsCancelled_Failed()
+    {
+        var name = NewName("run-stuck");
+        var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, async (handle, token) =>
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await Task.Delay(100, token);
+                handle.Heartbeat();
+            }
+
+            await Task.Delay(Timeout.Infinite, token); // stops making progress
+            return 0;
+        }, new RefreshingLockOptions { HeartbeatTimeout = TimeSpan.FromMilliseconds(400) });
+        Assert.Equal(LockRunOutcome.Failed, result.Outcome);
+        Assert.Contains("heartbeat", result.Exception!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CallerCancellation_ReleasedAsShutdown_Thrown_NoAttemptBurned()
+    {
+        var name = NewName("run-cancel");
+        using var cancel = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Locks("runner").WithRefreshingLockAsync(name, Ttl, async (_, token) =>
+        {
+            await cancel.CancelAsync();
+            await Task.Delay(Timeout.Infinite, token);
+            return 0;
+        }, cancellationToken: cancel.Token));
+        Assert.Equal(("free", 0), ((await RowAsync(name)).State, (await RowAsync(name)).Attempts));
+        Assert.Contains(await HistoryAsync(name), h => h.Reason == "shutdown");
+    }
+
+    [Fact]
+    public async Task WaitTimeout_WaitsForTheHolderThenRuns()
+    {
+        var name = NewName("run-wait");
+        var holder = await Locks("holder").TryAcquireAsync(name, Ttl);
+        var run = Locks("runner").WithRefreshingLockAsync(name, Ttl, (h, _) => Task.FromResult(h.Epoch), new RefreshingLockOptions { WaitTimeout = TimeSpan.FromSeconds(20) });
+        await Task.Delay(300);
+        await holder.Handle!.ReleaseAsync();
+        var result = await run;
+        Assert.Equal(LockRunOutcome.Completed, result.Outcome);
+        Assert.True(result.Value > holder.Handle.Epoch);
+    }
+}

@@ -7,9 +7,9 @@ using Microsoft.Extensions.Logging;
 namespace CycleLock.Cli;
 
 /// <summary>
-/// <c>cyclelock demo</c>: acquires a lock through the silo's gateway, keeps it alive while the grain's
-/// timer renews the lease (printing renewed_at as it advances), then releases it and prints history.
-/// Exit codes: 0 done, 1 not acquired or lost, 2 bad arguments.
+/// <c>cyclelock demo</c>: runs a job under <c>WithRefreshingLockAsync</c> through the silo's gateway —
+/// waiting in line when the lock is busy, watching the grain's timer renew the lease (renewed_at advancing),
+/// then releasing and printing history. Exit codes: 0 completed, 1 not acquired, lost or failed, 2 bad arguments.
 /// </summary>
 internal static class DemoCommand
 {
@@ -52,59 +52,46 @@ internal static class DemoCommand
 
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleansClient(client => client.UseLocalhostClustering(gateway, serviceId: "cyclelock", clusterId: "dev"));
+        builder.AddCycleLockClient(
+            client => client.UseLocalhostClustering(gateway, serviceId: "cyclelock", clusterId: "dev"),
+            options => options.HolderLabel = label);
         using var host = builder.Build();
         await host.StartAsync();
-        var grains = host.Services.GetRequiredService<IClusterClient>();
-        var locks = new CycleLockClient(grains, new CycleLockClientOptions { HolderLabel = label });
-
+        var locks = host.Services.GetRequiredService<CycleLockClient>();
         var time = TimeProvider.System;
-        var started = time.GetTimestamp();
-        var result = await locks.TryAcquireAsync(name, ttl);
-        while (result.Handle is null && time.GetElapsedTime(started) < wait)
-        {
-            Console.WriteLine($"[{label}] busy: held by {result.Reply.HolderLabel} (epoch {result.Reply.Epoch}, {result.Reply.TimeLeft.TotalSeconds:0.0}s left); retrying");
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            result = await locks.TryAcquireAsync(name, ttl);
-        }
 
-        if (result.Handle is not { } handle)
-        {
-            Console.WriteLine($"not acquired: {result.Reply.Status} (holder {result.Reply.HolderLabel}, epoch {result.Reply.Epoch}, {result.Reply.TimeLeft} left)");
-            await host.StopAsync();
-            return 1;
-        }
-
-        await using (handle)
+        // The job runs under WithRefreshingLockAsync: a fair, queued wait (no polling), a token that is
+        // cancelled if ownership is lost, and an honest outcome. The "job" watches the grain renew the lease.
+        Console.WriteLine($"[{label}] acquiring {name} (ttl {ttl.TotalSeconds:0}s, waiting up to {wait.TotalSeconds:0}s in line)");
+        var run = await locks.WithRefreshingLockAsync(name, ttl, async (handle, token) =>
         {
             Console.WriteLine($"[{label}] acquired {handle.Name}: epoch {handle.Epoch}, ttl {handle.Ttl}, valid for {handle.Remaining:g}");
-            var grain = locks.Grain(name);
+            handle.Jeopardy += (_, _) => Console.WriteLine($"[{label}]   in jeopardy: keep-alives or renewals are failing; still the holder until {handle.ValidUntil:HH:mm:ss.fff}");
             var holding = time.GetTimestamp();
             DateTimeOffset? lastRenewed = null;
-            while (time.GetElapsedTime(holding) < hold && !handle.LostToken.IsCancellationRequested)
+            while (time.GetElapsedTime(holding) < hold)
             {
-                var info = await grain.InspectAsync();
+                var info = await locks.InspectAsync(name);
                 var renewed = info.RenewedAt != lastRenewed && lastRenewed is not null ? "  <- renewed by the grain timer" : string.Empty;
                 Console.WriteLine($"[{label}]   state {handle.State,-10} renewed_at {info.RenewedAt:HH:mm:ss.fff}  expires_at {info.ExpiresAt:HH:mm:ss.fff}  valid for {handle.Remaining.TotalSeconds,5:0.0}s{renewed}");
                 lastRenewed = info.RenewedAt;
-                await Task.Delay(TimeSpan.FromSeconds(1));
+                handle.Heartbeat();
+                await Task.Delay(TimeSpan.FromSeconds(1), token);
             }
 
-            if (handle.LostToken.IsCancellationRequested)
-            {
-                Console.WriteLine($"[{label}] lost: {handle.EndReason}");
-                return 1;
-            }
+            return handle.Epoch;
+        }, new RefreshingLockOptions { WaitTimeout = wait, MaxHold = hold * 3 });
 
-            var reply = await handle.ReleaseAsync(ReleaseReason.Completed);
-            Console.WriteLine($"[{label}] released: {reply?.Status}");
-            foreach (var entry in (await grain.GetHistoryAsync(10, null)).Reverse())
+        Console.WriteLine($"[{label}] {run}");
+        if (run.Outcome == LockRunOutcome.Completed)
+        {
+            foreach (var entry in (await locks.HistoryAsync(name, 10)).Reverse())
             {
                 Console.WriteLine($"[{label}]   history #{entry.Id}: epoch {entry.Epoch} {entry.Event,-15} {entry.Reason} {entry.At:HH:mm:ss.fff}");
             }
         }
 
         await host.StopAsync();
-        return 0;
+        return run.Outcome == LockRunOutcome.Completed ? 0 : 1;
     }
 }

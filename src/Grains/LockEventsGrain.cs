@@ -17,6 +17,7 @@ namespace CycleLock;
 public sealed class LockEventsGrain : Grain, ILockEventsGrain
 {
     private const int PageSize = 500;
+    private const int MaxPages = 20;
     private const int MaxSubscribers = 1000;
 
     private readonly ILeaseStore _store;
@@ -115,10 +116,23 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
             return;
         }
 
-        IReadOnlyList<(LockEvent Event, bool Settled)> events;
+        var events = new List<(LockEvent Event, bool Settled)>();
         try
         {
-            events = await _store.EventsAsync(_subscribers.Values.Min(s => s.Cursor), PageSize, cancellationToken);
+            // Pages until a short page (at most MaxPages per poll): a burst of events (many leases expiring
+            // at once) is read in full rather than one page per settle period.
+            var after = _subscribers.Values.Min(s => s.Cursor);
+            for (var page = 0; page < MaxPages; page++)
+            {
+                var batch = await _store.EventsAsync(after, PageSize, cancellationToken);
+                events.AddRange(batch);
+                if (batch.Count < PageSize)
+                {
+                    break;
+                }
+
+                after = batch[^1].Event.Id;
+            }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {

@@ -7,8 +7,10 @@ namespace CycleLock;
 public interface ILockEventObserver : IGrainObserver
 {
     /// <summary>New events, oldest first. <paramref name="safeCursor"/>: every event with an id up to it
-    /// has been delivered to this subscriber; re-subscribe from it.</summary>
+    /// has been sent to this subscriber in this or an earlier batch of the same
+    /// <paramref name="generation"/>. Batches are numbered 1, 2, … per generation: a gap in
+    /// <paramref name="sequence"/> means a batch was lost — keep the old cursor and re-subscribe with it.</summary>
     [OneWay]
     [Alias("OnEvents")]
-    Task OnEventsAsync(LockEvent[] events, long safeCursor);
+    Task OnEventsAsync(LockEvent[] events, long safeCursor, int generation, long sequence);
 }

@@ -14,10 +14,12 @@ public interface ILockEventsGrain : IGrainWithStringKey
     const string DefaultKey = "all";
 
     /// <summary>Subscribes (or renews a subscription of) <paramref name="observer"/> from
-    /// <paramref name="afterId"/> (exclusive; -1 means from now). The subscription lapses after
-    /// <see cref="LockEventSubscription.RegisteredFor"/> without a renewal.</summary>
+    /// <paramref name="afterId"/> (exclusive; -1 means from now). A renewal passes the generation and the
+    /// last batch sequence it received in order; when they are not the feed's, the feed restarts the
+    /// subscription from <paramref name="afterId"/> under a new generation (nothing is skipped; events may
+    /// repeat). The subscription lapses after <see cref="LockEventSubscription.RegisteredFor"/> without a renewal.</summary>
     [Alias("Subscribe")]
-    Task<LockEventSubscription> SubscribeAsync(ILockEventObserver observer, long afterId);
+    Task<LockEventSubscription> SubscribeAsync(ILockEventObserver observer, long afterId, int generation, long sequence);
 
     /// <summary>Ends a subscription. True when it existed.</summary>
     [Alias("Unsubscribe")]

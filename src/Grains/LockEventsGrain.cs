@@ -9,9 +9,10 @@ namespace CycleLock;
 /// The deployment's feed of stall releases, losses, expiries and force-releases (see
 /// <see cref="ILockEventsGrain"/>). It reads the durable history once per poll interval while it has
 /// subscribers — one statement per interval for the whole deployment, however many locks there are —
-/// and pushes new events one-way to each subscriber. A subscriber's cursor advances only over settled
-/// rows, and every re-subscription restarts from the subscriber's own cursor, so an event is never
-/// skipped: a lost delivery, a restarted feed or a late-committing row is delivered again later.
+/// and pushes new events one-way to each subscriber. A subscriber's cursor advances only over history ids
+/// that are final (every transaction that could still add a smaller id has ended), batches are numbered so
+/// a lost one is noticed, and a subscriber that missed one restarts from its own cursor: an event is never
+/// skipped; it may be delivered more than once.
 /// </summary>
 [GrainType("cycle-lock-events")]
 public sealed class LockEventsGrain : Grain, ILockEventsGrain
@@ -25,6 +26,8 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
     private readonly CycleLockOptions _options;
     private readonly ILogger<LockEventsGrain> _logger;
     private readonly Dictionary<ILockEventObserver, Subscriber> _subscribers = [];
+    private readonly Queue<(long MaxId, long Xmax)> _horizons = new();
+    private long _settled;
     private IGrainTimer? _timer;
 
     /// <summary>Created by Orleans.</summary>
@@ -40,7 +43,7 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
     private TimeSpan RegisteredFor => _options.EventPollInterval * 30;
 
     /// <inheritdoc />
-    public async Task<LockEventSubscription> SubscribeAsync(ILockEventObserver observer, long afterId)
+    public async Task<LockEventSubscription> SubscribeAsync(ILockEventObserver observer, long afterId, int generation, long sequence)
     {
         ArgumentNullException.ThrowIfNull(observer);
         if (afterId < -1)
@@ -54,31 +57,29 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
         }
 
         var lapsesAt = _time.GetTimestamp() + (long)(RegisteredFor.TotalSeconds * _time.TimestampFrequency);
-        if (_subscribers.TryGetValue(observer, out var existing))
-        {
-            existing.LapsesAt = lapsesAt;
-            if (afterId < existing.Cursor)
-            {
-                // The subscriber has not processed what was sent (a delivery was lost): send it again.
-                existing.Cursor = afterId;
-                existing.Delivered.Clear();
-            }
-        }
-        else
+        if (!_subscribers.TryGetValue(observer, out var subscriber))
         {
             if (_subscribers.Count >= MaxSubscribers)
             {
                 throw new InvalidOperationException($"The lock event feed has {MaxSubscribers} subscribers (rule: at most {MaxSubscribers}).");
             }
 
-            _subscribers[observer] = new Subscriber(afterId, lapsesAt);
+            subscriber = new Subscriber(afterId, lapsesAt, Math.Max(generation, 0) + 1);
+            _subscribers[observer] = subscriber;
+        }
+        else if (generation != subscriber.Generation || sequence != subscriber.Sequence || afterId < subscriber.Cursor)
+        {
+            // The subscriber missed a batch (or is behind, or is a new instance): start again from its own
+            // cursor under a new generation, so every batch it has not processed is sent again.
+            subscriber.Restart(afterId, Math.Max(generation, subscriber.Generation) + 1);
         }
 
+        subscriber.LapsesAt = lapsesAt;
         _timer ??= this.RegisterGrainTimer(
             static (grain, token) => grain.PollAsync(token),
             this,
             new GrainTimerCreationOptions(TimeSpan.Zero, _options.EventPollInterval) { Interleave = false, KeepAlive = true });
-        return new LockEventSubscription(afterId, RegisteredFor, _options.EventPollInterval);
+        return new LockEventSubscription(subscriber.Cursor, subscriber.Generation, subscriber.Sequence, RegisteredFor, _options.EventPollInterval);
     }
 
     /// <inheritdoc />
@@ -100,7 +101,7 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
         }
 
         var events = await _store.EventsAsync(afterId, limit, CancellationToken.None);
-        return [.. events.Select(e => e.Event)];
+        return [.. events.Events];
     }
 
     private async Task PollAsync(CancellationToken cancellationToken)
@@ -116,22 +117,32 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
             return;
         }
 
-        var events = new List<(LockEvent Event, bool Settled)>();
+        var events = new List<LockEvent>();
+        var readTo = long.MaxValue;
+        EventPage first;
         try
         {
             // Pages until a short page (at most MaxPages per poll): a burst of events (many leases expiring
-            // at once) is read in full rather than one page per settle period.
+            // at once) is read in full rather than one page per poll.
             var after = _subscribers.Values.Min(s => s.Cursor);
-            for (var page = 0; page < MaxPages; page++)
+            first = await _store.EventsAsync(after, PageSize, cancellationToken);
+            var page = first;
+            for (var pages = 1; ; pages++)
             {
-                var batch = await _store.EventsAsync(after, PageSize, cancellationToken);
-                events.AddRange(batch);
-                if (batch.Count < PageSize)
+                events.AddRange(page.Events);
+                if (page.Events.Count < PageSize)
                 {
                     break;
                 }
 
-                after = batch[^1].Event.Id;
+                after = page.Events[^1].Id;
+                if (pages == MaxPages)
+                {
+                    readTo = after; // the rest is read on the next poll
+                    break;
+                }
+
+                page = await _store.EventsAsync(after, PageSize, cancellationToken);
             }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -140,41 +151,36 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
             return;
         }
 
+        // Every history id up to an earlier read's largest visible id is final once every transaction that
+        // was running at that read has ended (this read's xmin reached that read's xmax): only then may a
+        // cursor pass it. This read's horizon is settled by a later one.
+        while (_horizons.TryPeek(out var horizon) && horizon.Xmax <= first.SnapshotXmin)
+        {
+            _settled = Math.Max(_settled, horizon.MaxId);
+            _horizons.Dequeue();
+        }
+
+        _horizons.Enqueue((first.MaxId, first.SnapshotXmax));
+        var safe = Math.Min(_settled, readTo);
+
         foreach (var (observer, subscriber) in _subscribers)
         {
-            var fresh = new List<LockEvent>();
-            var settledPrefix = true;
-            var cursor = subscriber.Cursor;
-            foreach (var (e, settled) in events)
-            {
-                if (e.Id <= subscriber.Cursor)
-                {
-                    continue;
-                }
-
-                if (subscriber.Delivered.Add(e.Id))
-                {
-                    fresh.Add(e);
-                }
-
-                settledPrefix &= settled;
-                if (settledPrefix)
-                {
-                    cursor = e.Id;
-                }
-            }
-
-            if (fresh.Count == 0 && cursor == subscriber.Cursor)
+            var fresh = events.Where(e => e.Id > subscriber.Cursor && !subscriber.Delivered.Contains(e.Id)).ToArray();
+            var cursor = Math.Max(subscriber.Cursor, safe);
+            if (fresh.Length == 0 && cursor == subscriber.Cursor)
             {
                 continue;
             }
 
+            subscriber.Delivered.UnionWith(fresh.Select(e => e.Id));
             subscriber.Cursor = cursor;
             subscriber.Delivered.RemoveWhere(id => id <= cursor);
+            subscriber.Sequence++;
             try
             {
-                // One-way: never awaited; a lost delivery is repeated after the subscriber re-subscribes.
-                _ = observer.OnEventsAsync([.. fresh], cursor);
+                // One-way, never awaited. A lost batch shows as a gap in the sequence; the subscriber then
+                // re-subscribes from its own cursor and the feed sends again what it missed.
+                _ = observer.OnEventsAsync(fresh, cursor, subscriber.Generation, subscriber.Sequence);
             }
             catch (Exception e) when (e is not ArgumentException)
             {
@@ -195,12 +201,24 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
         return true;
     }
 
-    private sealed class Subscriber(long cursor, long lapsesAt)
+    private sealed class Subscriber(long cursor, long lapsesAt, int generation)
     {
         public long Cursor { get; set; } = cursor;
 
         public long LapsesAt { get; set; } = lapsesAt;
 
+        public int Generation { get; private set; } = generation;
+
+        public long Sequence { get; set; }
+
         public HashSet<long> Delivered { get; } = [];
+
+        public void Restart(long cursor, int generation)
+        {
+            Cursor = cursor;
+            Generation = generation;
+            Sequence = 0;
+            Delivered.Clear();
+        }
     }
 }

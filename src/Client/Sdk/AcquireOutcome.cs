@@ -14,4 +14,8 @@ public enum AcquireOutcome
 
     /// <summary>The lock has the most waiters it keeps; try later.</summary>
     QueueFull = 3,
+
+    /// <summary>No try got a reply from the cluster; the acquire was abandoned (used by <c>WithRefreshingLockAsync</c>;
+    /// the acquire methods throw <see cref="TimeoutException"/> instead).</summary>
+    NoReply = 4,
 }

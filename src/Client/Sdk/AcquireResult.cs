@@ -26,7 +26,19 @@ public sealed record AcquireResult(AcquireOutcome Outcome, LockHandle? Handle, A
         AcquireOutcome.Acquired => $"acquired {Handle!.Name} epoch {Handle.Epoch}",
         AcquireOutcome.Busy => $"busy: {Reply.BusyReason}, holder {Reply.HolderLabel ?? "?"}, epoch {Reply.Epoch}, {Reply.TimeLeft.TotalSeconds:0.0}s left",
         AcquireOutcome.Dead => $"dead after {Reply.Stalls} stalls (an operator must reset it)",
+        AcquireOutcome.NoReply => $"no reply from the cluster; the acquire was abandoned ({Error?.Message})",
         _ => "queue full",
+    };
+
+    /// <summary>NoReply: why.</summary>
+    public Exception? Error { get; init; }
+
+    internal static AcquireResult NoReply(Exception error) => new(
+        AcquireOutcome.NoReply,
+        null,
+        new AcquireReply(AcquireStatus.Busy, 0, TimeSpan.Zero, TimeSpan.Zero, null, TimeSpan.Zero, BusyReason.None, 0, 0))
+    {
+        Error = error,
     };
 
     internal static AcquireResult From(AcquireReply reply) => new(

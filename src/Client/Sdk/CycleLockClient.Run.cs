@@ -10,9 +10,10 @@ public sealed partial class CycleLockClient
     /// <see cref="LockRunOutcome.Completed"/> (released as <c>completed</c>),
     /// <see cref="LockRunOutcome.NotAcquired"/>, <see cref="LockRunOutcome.Lost"/> (an infrastructure
     /// abort: burns no attempt) or <see cref="LockRunOutcome.Failed"/> (released as <c>failed</c>: burns
-    /// one). Nothing the work throws escapes, and a lost lease never throws. Only the caller's own
-    /// cancellation is thrown (as <see cref="OperationCanceledException"/>, after a <c>shutdown</c>
-    /// release that burns nothing).
+    /// one). Nothing the work throws escapes, and a lost lease or an unreachable cluster never throws. Only
+    /// the caller's own cancellation is thrown (as <see cref="OperationCanceledException"/>, after a
+    /// <c>shutdown</c> release that burns nothing). The outcome follows what the release found: if the
+    /// lease had already ended (a stall, a force-release), the run is Lost, since nothing was burned.
     /// </summary>
     public async Task<LockRunResult<T>> WithRefreshingLockAsync<T>(
         string name,
@@ -27,9 +28,19 @@ public sealed partial class CycleLockClient
         CheckRunOptions(options);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var acquired = options.WaitTimeout > TimeSpan.Zero
-            ? await AcquireAsync(name, ttl, options.WaitTimeout, cancellationToken).ConfigureAwait(false)
-            : await TryAcquireAsync(name, ttl, cancellationToken).ConfigureAwait(false);
+        AcquireResult acquired;
+        try
+        {
+            acquired = options.WaitTimeout > TimeSpan.Zero
+                ? await AcquireAsync(name, ttl, options.WaitTimeout, cancellationToken).ConfigureAwait(false)
+                : await TryAcquireAsync(name, ttl, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            // No try got a reply; the acquire was abandoned, so a late grant cannot pin the lock.
+            return LockRunResult<T>.Busy(AcquireResult.NoReply(e));
+        }
+
         if (!acquired.Acquired)
         {
             return LockRunResult<T>.Busy(acquired);
@@ -37,16 +48,22 @@ public sealed partial class CycleLockClient
 
         var handle = acquired.Handle!;
         string? overrun = null;
-        using var overrunSource = new CancellationTokenSource();
-        using var workSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handle.LostToken, overrunSource.Token);
+        // Not disposed: a work left running after an overrun may still observe its token.
+        var overrunSource = new CancellationTokenSource();
+        using var overrunDeadline = new CancellationTokenSource();
+        var workSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handle.LostToken, overrunSource.Token);
         void Overrun(string why)
         {
-            Interlocked.CompareExchange(ref overrun, why, null);
-            overrunSource.Cancel();
+            if (Interlocked.CompareExchange(ref overrun, why, null) is null)
+            {
+                overrunSource.Cancel();
+                overrunDeadline.CancelAfter(options.OverrunGrace);
+            }
         }
 
         T? value = default;
         Exception? failure = null;
+        var abandoned = false;
         {
             using var maxHold = options.MaxHold is { } hold
                 ? _time.CreateTimer(_ => Overrun($"the work held lock {LockName.Quote(handle.Name)} longer than maxHold {hold}"), null, hold, Timeout.InfiniteTimeSpan)
@@ -61,19 +78,22 @@ public sealed partial class CycleLockClient
                     }
                 }, null, every!.Value, every.Value)
                 : null;
-            try
+            var workTask = RunWorkAsync(work, handle, workSource.Token);
+
+            // A hung job that ignores its token must not pin the lock: after an overrun plus the grace, stop
+            // waiting for it, release, and report the failure (the handle is no longer the holder).
+            var done = await Task.WhenAny(workTask, Task.Delay(Timeout.Infinite, overrunDeadline.Token)).ConfigureAwait(false);
+            if (done == workTask)
             {
-                value = await work(handle, workSource.Token).ConfigureAwait(false);
+                (value, failure) = await workTask.ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // Every failure of the work becomes an outcome; nothing escapes unobserved.
-            catch (Exception e)
-#pragma warning restore CA1031
+            else
             {
-                failure = e;
+                abandoned = true;
             }
         }
 
-        if (handle.State == LockHandleState.Lost)
+        if (handle.State == LockHandleState.Lost && overrun is null)
         {
             var reason = handle.EndReason ?? "lost";
             await ReleaseQuietlyAsync(handle, ReleaseReason.LeaseLost).ConfigureAwait(false);
@@ -88,19 +108,48 @@ public sealed partial class CycleLockClient
 
         if (overrun is not null || failure is not null)
         {
-            var reply = await ReleaseQuietlyAsync(handle, ReleaseReason.Failed).ConfigureAwait(false);
-            if (reply?.Status == ReleaseStatus.Lost)
-            {
-                return LockRunResult<T>.Lost(reply.RecordedReason ?? "lost before the release", handle.Epoch);
-            }
-
-            return LockRunResult<T>.Failed(overrun is not null ? new TimeoutException(overrun, failure) : failure!, handle.Epoch);
+            var error = overrun is not null
+                ? new TimeoutException(abandoned ? $"{overrun}; the work ignored cancellation for {options.OverrunGrace} and was left running without the lock" : overrun, failure)
+                : failure!;
+            var (reply, releaseError) = await ReleaseQuietlyAsync(handle, ReleaseReason.Failed).ConfigureAwait(false);
+            return Decide(handle, reply, releaseError, ReleaseReason.Failed, () => LockRunResult<T>.Failed(error, handle.Epoch));
         }
 
-        var released = await ReleaseQuietlyAsync(handle, ReleaseReason.Completed).ConfigureAwait(false);
-        return released?.Status == ReleaseStatus.Lost || handle.State == LockHandleState.Lost
-            ? LockRunResult<T>.Lost(released?.RecordedReason ?? handle.EndReason ?? "lost before the release", handle.Epoch)
-            : LockRunResult<T>.Completed(value!, handle.Epoch);
+        var (released, completeError) = await ReleaseQuietlyAsync(handle, ReleaseReason.Completed).ConfigureAwait(false);
+        return Decide(handle, released, completeError, ReleaseReason.Completed, () => LockRunResult<T>.Completed(value!, handle.Epoch));
+    }
+
+    // The outcome follows what the release found: a lease that was already gone (a stall, a force-release,
+    // a definite loss) is Lost whatever the work did, because that release burned nothing.
+    private static LockRunResult<T> Decide<T>(LockHandle handle, ReleaseReply? reply, Exception? releaseError, ReleaseReason asked, Func<LockRunResult<T>> ours)
+    {
+        if (releaseError is not null)
+        {
+            // Every try failed: the grain ends the lease by stall, which burns no attempt.
+            return asked == ReleaseReason.Completed
+                ? ours() with { ReleaseError = releaseError }
+                : LockRunResult<T>.Lost("the release failed; the lease ends by stall (no attempt burned)", handle.Epoch) with { ReleaseError = releaseError };
+        }
+
+        var burned = reply is not null && (reply.Status == ReleaseStatus.Released
+            || (reply.Status == ReleaseStatus.AlreadyReleased && reply.RecordedReason == asked.ToText()));
+        return burned && handle.State == LockHandleState.Released
+            ? ours()
+            : LockRunResult<T>.Lost(reply?.RecordedReason ?? handle.EndReason ?? "lost before the release", handle.Epoch);
+    }
+
+    private static async Task<(T? Value, Exception? Failure)> RunWorkAsync<T>(Func<LockHandle, CancellationToken, Task<T>> work, LockHandle handle, CancellationToken token)
+    {
+        try
+        {
+            return (await work(handle, token).ConfigureAwait(false), null);
+        }
+#pragma warning disable CA1031 // Every failure of the work becomes an outcome; nothing escapes unobserved.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return (default, e);
+        }
     }
 
     private static void CheckRunOptions(RefreshingLockOptions options)
@@ -119,17 +168,22 @@ public sealed partial class CycleLockClient
         {
             throw new ArgumentOutOfRangeException(nameof(options), beat, $"HeartbeatTimeout {beat} is out of range (rule: 10 ms to 1 day).");
         }
+
+        if (options.OverrunGrace < TimeSpan.Zero || options.OverrunGrace > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.OverrunGrace, $"OverrunGrace {options.OverrunGrace} is out of range (rule: 0 to 10 min).");
+        }
     }
 
-    private static async Task<ReleaseReply?> ReleaseQuietlyAsync(LockHandle handle, ReleaseReason reason)
+    private static async Task<(ReleaseReply? Reply, Exception? Error)> ReleaseQuietlyAsync(LockHandle handle, ReleaseReason reason)
     {
         try
         {
-            return await handle.ReleaseAsync(reason).ConfigureAwait(false);
+            return (await handle.ReleaseAsync(reason).ConfigureAwait(false), null);
         }
-        catch (InvalidOperationException)
+        catch (InvalidOperationException e)
         {
-            return null; // every try failed: the grain ends the lease by stall
+            return (null, e); // every try failed: the grain ends the lease by stall
         }
         finally
         {

@@ -3,8 +3,9 @@ namespace CycleLock.Client;
 /// <summary>
 /// A running subscription to the deployment's lock events (stall releases, losses, expiries,
 /// force-releases) for a scheduler. It re-subscribes every third of the registration with the cursor it
-/// has processed, so a lost delivery or a restarted feed repeats events rather than skipping them; the
-/// handler sees each event id once (duplicates are filtered here). Dispose to stop.
+/// has processed, and at once when a batch is missing from the feed's numbered sequence, so a lost
+/// delivery or a restarted feed repeats events rather than skipping them; the handler sees each event id
+/// once within a run of the listener (duplicates are filtered here). Dispose to stop.
 /// </summary>
 public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
 {
@@ -16,8 +17,12 @@ public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
     private readonly HashSet<long> _seen = [];
     private readonly TimeProvider _time;
     private ILockEventObserver? _reference;
+    private readonly SemaphoreSlim _resync = new(0);
     private Task _loop = Task.CompletedTask;
     private long _cursor;
+    private int _generation;
+    private long _sequence;
+    private TimeSpan _every = TimeSpan.FromSeconds(10);
 
     internal LockEventListener(IGrainFactory grains, Func<LockEvent, CancellationToken, ValueTask> handler, long afterId, TimeProvider time)
     {
@@ -34,16 +39,23 @@ public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
     /// <summary>Events the handler has seen.</summary>
     public int Delivered { get; private set; }
 
+    /// <summary>Test hook: when it returns true for a batch, the batch is treated as lost in transit.</summary>
+    internal Func<LockEvent[], bool>? DropBatch { get; set; }
+
     internal async Task StartAsync(CancellationToken cancellationToken)
     {
         _reference = _grains.CreateObjectReference<ILockEventObserver>(this);
-        var subscription = await _feed.SubscribeAsync(_reference, _cursor).WaitAsync(cancellationToken).ConfigureAwait(false);
-        Interlocked.Exchange(ref _cursor, subscription.Cursor);
-        _loop = RenewLoopAsync(subscription.RegisteredFor / 3);
+        await SubscribeAsync(cancellationToken).ConfigureAwait(false);
+        _loop = RenewLoopAsync();
     }
 
-    async Task ILockEventObserver.OnEventsAsync(LockEvent[] events, long safeCursor)
+    async Task ILockEventObserver.OnEventsAsync(LockEvent[] events, long safeCursor, int generation, long sequence)
     {
+        if (DropBatch?.Invoke(events) == true)
+        {
+            return;
+        }
+
         await _serial.WaitAsync(_stop.Token).ConfigureAwait(false);
         try
         {
@@ -65,10 +77,20 @@ public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
                 }
             }
 
-            if (safeCursor > Cursor)
+            if (generation == _generation && sequence == _sequence + 1)
             {
-                Interlocked.Exchange(ref _cursor, safeCursor);
-                _seen.RemoveWhere(id => id <= safeCursor);
+                // In order: every event up to the safe cursor has now been handed to the handler.
+                _sequence = sequence;
+                if (safeCursor > Cursor)
+                {
+                    Interlocked.Exchange(ref _cursor, safeCursor);
+                    _seen.RemoveWhere(id => id <= safeCursor);
+                }
+            }
+            else if (generation >= _generation)
+            {
+                // A batch was lost (or overtaken): keep the cursor, re-subscribe now so the feed sends again.
+                _resync.Release();
             }
         }
         finally
@@ -77,14 +99,53 @@ public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
         }
     }
 
-    private async Task RenewLoopAsync(TimeSpan every)
+    private async Task SubscribeAsync(CancellationToken cancellationToken)
+    {
+        int generation;
+        long sequence;
+        await _serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            (generation, sequence) = (_generation, _sequence);
+        }
+        finally
+        {
+            _serial.Release();
+        }
+
+        var subscription = await _feed.SubscribeAsync(_reference!, Cursor, generation, sequence).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (subscription.Generation != _generation)
+            {
+                (_generation, _sequence) = (subscription.Generation, subscription.Sequence);
+                if (Cursor < 0)
+                {
+                    Interlocked.Exchange(ref _cursor, subscription.Cursor); // "from now", resolved by the feed
+                }
+            }
+        }
+        finally
+        {
+            _serial.Release();
+        }
+
+        _every = subscription.RegisteredFor / 3;
+    }
+
+    private async Task RenewLoopAsync()
     {
         while (!_stop.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(every, _time, _stop.Token).ConfigureAwait(false);
-                await _feed.SubscribeAsync(_reference!, Cursor).WaitAsync(_stop.Token).ConfigureAwait(false);
+                using var wake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                var timer = Task.Delay(_every, _time, wake.Token);
+                await Task.WhenAny(timer, _resync.WaitAsync(wake.Token)).ConfigureAwait(false);
+                await wake.CancelAsync().ConfigureAwait(false);
+                _stop.Token.ThrowIfCancellationRequested();
+                await SubscribeAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
@@ -120,5 +181,6 @@ public sealed class LockEventListener : ILockEventObserver, IAsyncDisposable
 
         _stop.Dispose();
         _serial.Dispose();
+        _resync.Dispose();
     }
 }

@@ -13,6 +13,7 @@ public sealed class LockHandle : IAsyncDisposable
 {
     private static readonly TimeSpan MaxKeepAliveTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan ExpiryCheckInterval = TimeSpan.FromMilliseconds(500);
 
     private readonly ICycleLockGrain _grain;
     private readonly TimeProvider _time;
@@ -24,6 +25,7 @@ public sealed class LockHandle : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ITimer _expiry;
     private readonly object _gate = new();
+    private readonly object _events = new();
     private Task _loop = Task.CompletedTask;
     private Task<ReleaseReply?>? _release;
     private TimeSpan _lastValidFor;
@@ -161,10 +163,13 @@ public sealed class LockHandle : IAsyncDisposable
     internal void Start() => _loop = Task.Run(KeepAliveLoopAsync);
 
     /// <summary>
-    /// Releases the lock with <paramref name="reason"/> (default <c>completed</c>). Idempotent: a second call
-    /// returns the first call's reply. After a definite loss nothing is sent and null is returned; after
-    /// <see cref="ValidUntil"/> passed without a definite loss, the lease is released as <c>lease-lost</c>
-    /// (it burns and counts nothing) so that nothing is left behind. Throws
+    /// Releases the lock with <paramref name="reason"/> (default <c>completed</c>). The handle stops being the
+    /// holder before anything is sent (<see cref="State"/> becomes <see cref="LockHandleState.Released"/> and
+    /// <see cref="LostToken"/> is cancelled), because the next holder may be granted the moment the release
+    /// commits. Idempotent: later calls share the first call's release, which runs to its end even when the
+    /// caller's <paramref name="cancellationToken"/> stops waiting for it. After a definite loss nothing is
+    /// sent and null is returned; after <see cref="ValidUntil"/> passed without a definite loss the lease is
+    /// released as <c>lease-lost</c> (it burns and counts nothing) so that nothing is left behind. Throws
     /// <see cref="InvalidOperationException"/> when every try failed (the grain then ends the lease by stall).
     /// </summary>
     public Task<ReleaseReply?> ReleaseAsync(ReleaseReason reason = ReleaseReason.Completed, CancellationToken cancellationToken = default)
@@ -175,10 +180,30 @@ public sealed class LockHandle : IAsyncDisposable
         }
 
         CheckClock();
+        Task<ReleaseReply?> release;
+        var ended = false;
         lock (_gate)
         {
-            return _release ??= ReleaseOnceAsync(reason, cancellationToken);
+            if (_release is null)
+            {
+                // A handle that was lost (valid-until passed, or definitely) did not finish its work under
+                // ownership: whatever was asked, its release burns and counts nothing.
+                var sent = _state == LockHandleState.Lost ? ReleaseReason.LeaseLost : reason;
+                var definite = _definiteLoss;
+                ended = MarkEndedLocked(LockHandleState.Released, $"released ({sent.ToText()})", definite);
+                _release = ReleaseOnceAsync(sent, definite);
+                _release.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+
+            release = _release;
         }
+
+        if (ended)
+        {
+            AfterEnded();
+        }
+
+        return release.WaitAsync(cancellationToken);
     }
 
     /// <inheritdoc />
@@ -188,7 +213,7 @@ public sealed class LockHandle : IAsyncDisposable
         {
             await ReleaseAsync(ReleaseReason.Completed).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+        catch (InvalidOperationException)
         {
             // Ownership has ended here either way; the grain ends the lease by stall.
         }
@@ -265,27 +290,17 @@ public sealed class LockHandle : IAsyncDisposable
         }
     }
 
-    private async Task<ReleaseReply?> ReleaseOnceAsync(ReleaseReason reason, CancellationToken cancellationToken)
+    private async Task<ReleaseReply?> ReleaseOnceAsync(ReleaseReason reason, bool definite)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.Yield();
         try
         {
             await _loop.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+#pragma warning disable CA1031 // The loop's end (cancelled, or faulted by a throwing handler) must not stop the release.
+        catch (Exception)
+#pragma warning restore CA1031
         {
-        }
-
-        bool definite;
-        lock (_gate)
-        {
-            definite = _definiteLoss;
-            if (_state == LockHandleState.Lost)
-            {
-                // Valid-until passed (a pause, an unreachable cluster) or a definite loss: the work did not
-                // finish under ownership, so whatever was asked, the release burns and counts nothing.
-                reason = ReleaseReason.LeaseLost;
-            }
         }
 
         if (definite)
@@ -296,26 +311,37 @@ public sealed class LockHandle : IAsyncDisposable
         Exception? last = null;
         for (var attempt = 0; attempt < _options.ReleaseTries; attempt++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                call.CancelAfter(_options.ReleaseCallTimeout);
+                using var call = new CancellationTokenSource(_options.ReleaseCallTimeout);
                 var reply = await _grain.ReleaseAsync(new ReleaseRequest(HolderId, _key, Epoch, reason), call.Token).ConfigureAwait(false);
+
                 // A retried release finds its own reason recorded; any other recorded end (a stall, a
                 // force-release) means the lease was lost before this release reached it.
                 var ours = reply.Status == ReleaseStatus.Released
                     || (reply.Status == ReleaseStatus.AlreadyReleased && reply.RecordedReason == reason.ToText());
-                MarkEnded(ours ? LockHandleState.Released : LockHandleState.Lost, reply.RecordedReason ?? reason.ToText(), definite: false);
+                lock (_gate)
+                {
+                    _endReason = reply.RecordedReason ?? reason.ToText();
+                    if (!ours)
+                    {
+                        _state = LockHandleState.Lost; // terminal to terminal: the release found the lease already gone
+                    }
+                }
+
                 return reply;
             }
-            catch (Exception e) when (e is not ArgumentException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is not ArgumentException)
             {
                 last = e;
             }
         }
 
-        MarkEnded(LockHandleState.Released, "release failed; the lease ends by stall", definite: false);
+        lock (_gate)
+        {
+            _endReason = "release failed; the grain ends the lease by stall";
+        }
+
         throw new InvalidOperationException($"Release of lock {LockName.Quote(Name)} epoch {Epoch} failed after {_options.ReleaseTries} tries; the grain ends it by stall.", last);
     }
 
@@ -390,9 +416,11 @@ public sealed class LockHandle : IAsyncDisposable
         }
     }
 
+    // At most 500 ms ahead: the monotonic clock stops while a machine is suspended, so the wall-clock
+    // deadline is checked at least that often.
     private void ArmExpiry()
     {
-        var remaining = _validity.Remaining;
+        var remaining = Min(_validity.Remaining, ExpiryCheckInterval);
         try
         {
             _expiry.Change(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
@@ -407,13 +435,12 @@ public sealed class LockHandle : IAsyncDisposable
         CheckClock();
         if (_state is LockHandleState.Held or LockHandleState.InJeopardy)
         {
-            ArmExpiry(); // extended meanwhile
+            ArmExpiry(); // not yet due, or extended meanwhile
         }
     }
 
     private void SetState(LockHandleState state)
     {
-        var jeopardy = false;
         lock (_gate)
         {
             if (_state == state || _state is LockHandleState.Lost or LockHandleState.Released)
@@ -421,34 +448,77 @@ public sealed class LockHandle : IAsyncDisposable
                 return;
             }
 
-            jeopardy = state == LockHandleState.InJeopardy;
             _state = state;
         }
 
-        StateChanged?.Invoke(this, state);
-        if (jeopardy)
-        {
-            Jeopardy?.Invoke(this, EventArgs.Empty);
-        }
+        Raise(state);
     }
 
     private void MarkEnded(LockHandleState state, string reason, bool definite)
     {
         lock (_gate)
         {
-            if (_state is LockHandleState.Lost or LockHandleState.Released)
+            if (!MarkEndedLocked(state, reason, definite))
+            {
+                return;
+            }
+        }
+
+        AfterEnded();
+    }
+
+    private bool MarkEndedLocked(LockHandleState state, string reason, bool definite)
+    {
+        if (_state is LockHandleState.Lost or LockHandleState.Released)
+        {
+            return false;
+        }
+
+        _state = state;
+        _endReason = reason;
+        _definiteLoss = definite;
+        return true;
+    }
+
+    // Outside the state lock: cancels the tokens (running the holder's callbacks) and raises the change.
+    // A throwing callback or handler never stops the handle's own work (keep-alive loop, release, timers).
+    private void AfterEnded()
+    {
+        Guarded(_lost.Cancel);
+        Guarded(_stop.Cancel);
+        Raise(_state);
+    }
+
+    // Handlers are invoked one at a time and only for the state that is still current, so no listener sees
+    // InJeopardy after Lost.
+    private void Raise(LockHandleState state)
+    {
+        lock (_events)
+        {
+            if (_state != state)
             {
                 return;
             }
 
-            _state = state;
-            _endReason = reason;
-            _definiteLoss = definite;
+            Guarded(() => StateChanged?.Invoke(this, state));
+            if (state == LockHandleState.InJeopardy)
+            {
+                Guarded(() => Jeopardy?.Invoke(this, EventArgs.Empty));
+            }
         }
+    }
 
-        _lost.Cancel();
-        _stop.Cancel();
-        StateChanged?.Invoke(this, state);
+    private static void Guarded(Action action)
+    {
+        try
+        {
+            action();
+        }
+#pragma warning disable CA1031 // The holder's callbacks are its own; their failures must not break the handle.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

@@ -8,6 +8,8 @@ namespace CycleLock.Client;
 /// <param name="LostReason">Lost: why ownership ended.</param>
 /// <param name="Exception">Failed: what the work threw (a <see cref="TimeoutException"/> for an overrun).</param>
 /// <param name="Epoch">The epoch the work ran under (0 when not acquired).</param>
+/// <remarks><see cref="ReleaseError"/> is set when every release try failed (the grain then ends the lease
+/// by stall, which burns no attempt but counts a stall).</remarks>
 public sealed record LockRunResult<T>(
     LockRunOutcome Outcome,
     T? Value,
@@ -16,6 +18,9 @@ public sealed record LockRunResult<T>(
     Exception? Exception,
     long Epoch)
 {
+    /// <summary>Set when every release try failed.</summary>
+    public Exception? ReleaseError { get; init; }
+
     internal static LockRunResult<T> Completed(T value, long epoch) => new(LockRunOutcome.Completed, value, null, null, null, epoch);
 
     internal static LockRunResult<T> Busy(AcquireResult result) => new(LockRunOutcome.NotAcquired, default, result, null, null, 0);

@@ -13,4 +13,9 @@ public sealed record RefreshingLockOptions
     /// <summary>The longest the work may go without <see cref="LockHandle.Heartbeat"/>; past it the work's
     /// token is cancelled and the run is <see cref="LockRunOutcome.Failed"/>. Default none.</summary>
     public TimeSpan? HeartbeatTimeout { get; init; }
+
+    /// <summary>After an overrun (<see cref="MaxHold"/> or <see cref="HeartbeatTimeout"/>) the work's token
+    /// is cancelled; if the work has not returned this long after, the run stops waiting for it, releases the
+    /// lock as <c>failed</c> and returns (the work is left running without the lock). Default 2 s; 0 to 10 min.</summary>
+    public TimeSpan OverrunGrace { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -77,13 +77,19 @@ public sealed class WaitingRoom<TTarget>
         return true;
     }
 
-    /// <summary>Drops lapsed registrations and a waiter whose offer window passed (it missed its turn;
-    /// its next registration queues it again at the back).</summary>
+    /// <summary>Drops lapsed registrations. A waiter whose offer window passed gives its turn to the next
+    /// waiter and keeps the place behind it (its acquire may merely be queued behind a renewal; a waiter
+    /// that vanished is dropped when its registration lapses).</summary>
     public void Expire(TimeSpan now)
     {
         if (_offer is { } offer && now >= offer.Until)
         {
-            Remove(offer.Id);
+            _offer = null;
+            if (_byId.TryGetValue(offer.Id, out var missed) && missed.Next is { } next)
+            {
+                _queue.Remove(missed);
+                _queue.AddAfter(next, missed);
+            }
         }
 
         var node = _queue.First;

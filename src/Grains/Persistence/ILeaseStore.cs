@@ -42,8 +42,8 @@ public interface ILeaseStore
     Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken);
 
     /// <summary>End events a scheduler acts on (stalled, lost, expired, force-released) with ids above
-    /// <paramref name="afterId"/>, oldest first; <c>Settled</c> when no commit still in flight can add a smaller id.</summary>
-    Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken);
+    /// <paramref name="afterId"/>, oldest first, with the horizon of the snapshot they were read in.</summary>
+    Task<EventPage> EventsAsync(long afterId, int limit, CancellationToken cancellationToken);
 
     /// <summary>The newest history id of this deployment (0 when there is none): where a feed starts "from now".</summary>
     Task<long> LatestHistoryIdAsync(CancellationToken cancellationToken);

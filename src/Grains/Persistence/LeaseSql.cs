@@ -60,19 +60,28 @@ internal static class LeaseSql
         """;
 
     // The scheduler's feed: end events a scheduler acts on (stall releases, losses, expiries,
-    // force-releases), oldest first, with the lock's counters as they are now. "settled" marks rows old
-    // enough that no transaction still in flight can hold a smaller id (ids are taken at insert, and a
-    // lease statement commits within its attempt timeout): the feed's cursor advances only over those.
+    // force-releases), oldest first, with the lock's counters as they are now, and the horizon of this
+    // statement's snapshot (the largest visible history id and the snapshot's xmin/xmax), from which the
+    // feed knows when every smaller id is final. One snapshot for both: pg_current_snapshot() is the
+    // statement's active snapshot.
     public const string Events = """
-        SELECT h.id, h.name, h.epoch, h.event, h.holder_id, h.holder_label, COALESCE(h.reason, h.by_whom), h.at,
-               COALESCE(l.attempts, 0), COALESCE(l.stalls, 0), COALESCE(l.state = 'dead', false),
-               h.at < clock_timestamp() - $4::interval
-        FROM cyclelock.history h
-        LEFT JOIN cyclelock.lease l ON l.service_id = h.service_id AND l.name = h.name
-        WHERE h.service_id = $1 AND h.id > $2 AND h.is_end
-          AND (h.event <> 'released' OR h.reason IN ('stalled', 'lease-lost'))
-        ORDER BY h.id
-        LIMIT $3
+        WITH horizon AS (
+            SELECT (SELECT COALESCE(max(id), 0) FROM cyclelock.history) AS max_id,
+                   pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax)
+        SELECT horizon.max_id, horizon.xmin, horizon.xmax,
+               e.id, e.name, e.epoch, e.event, e.holder_id, e.holder_label, e.reason, e.at, e.attempts, e.stalls, e.dead
+        FROM horizon
+        LEFT JOIN LATERAL (
+            SELECT h.id, h.name, h.epoch, h.event, h.holder_id, h.holder_label, COALESCE(h.reason, h.by_whom) AS reason, h.at,
+                   COALESCE(l.attempts, 0) AS attempts, COALESCE(l.stalls, 0) AS stalls, COALESCE(l.state = 'dead', false) AS dead
+            FROM cyclelock.history h
+            LEFT JOIN cyclelock.lease l ON l.service_id = h.service_id AND l.name = h.name
+            WHERE h.service_id = $1 AND h.id > $2 AND h.is_end
+              AND (h.event <> 'released' OR h.reason IN ('stalled', 'lease-lost'))
+            ORDER BY h.id
+            LIMIT $3) e ON true
+        ORDER BY e.id
         """;
 
     public const string LatestHistoryId = "SELECT COALESCE(max(id), 0) FROM cyclelock.history WHERE service_id = $1";

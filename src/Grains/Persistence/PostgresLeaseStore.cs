@@ -16,10 +16,6 @@ public sealed class PostgresLeaseStore : ILeaseStore
 {
     private const string LockNotAvailable = "55P03";
 
-    // An end event older than this is settled: every lease statement commits within its attempt timeout
-    // (at most a minute), so no transaction still in flight can hold a smaller history id.
-    private static readonly TimeSpan EventSettleLag = TimeSpan.FromSeconds(90);
-
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly LeaseStoreOptions _options;
@@ -132,7 +128,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken)
+    public Task<EventPage> EventsAsync(long afterId, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
@@ -187,34 +183,41 @@ public sealed class PostgresLeaseStore : ILeaseStore
         return locks;
     }
 
-    private async Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsOnceAsync(long afterId, int limit, CancellationToken cancellationToken)
+    private async Task<EventPage> EventsOnceAsync(long afterId, int limit, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(LeaseSql.Events);
         command.Parameters.Add(Text(_serviceId));
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = afterId });
         command.Parameters.Add(Int(limit));
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = EventSettleLag });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var events = new List<(LockEvent, bool)>();
+        var events = new List<LockEvent>();
+        long maxId = 0, xmin = 0, xmax = 0;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var kind = reader.GetString(3) switch
+            (maxId, xmin, xmax) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            if (reader.IsDBNull(3))
             {
-                "released" when reader.GetString(6) == "stalled" => LockEventKind.Stalled,
+                continue; // no events: the horizon alone
+            }
+
+            var reason = reader.IsDBNull(9) ? null : reader.GetString(9);
+            var kind = reader.GetString(6) switch
+            {
+                "released" when reason == "stalled" => LockEventKind.Stalled,
                 "released" or "lost" => LockEventKind.Lost,
                 "expired" => LockEventKind.Expired,
                 _ => LockEventKind.ForceReleased,
             };
-            events.Add((new LockEvent(
-                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), kind,
-                reader.IsDBNull(4) ? null : reader.GetGuid(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5),
-                reader.IsDBNull(6) ? null : reader.GetString(6),
-                reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetInt32(8), reader.GetInt32(9), reader.GetBoolean(10)), reader.GetBoolean(11)));
+            events.Add(new LockEvent(
+                reader.GetInt64(3), reader.GetString(4), reader.GetInt64(5), kind,
+                reader.IsDBNull(7) ? null : reader.GetGuid(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reason,
+                reader.GetFieldValue<DateTimeOffset>(10),
+                reader.GetInt32(11), reader.GetInt32(12), reader.GetBoolean(13)));
         }
 
-        return events;
+        return new EventPage(events, maxId, xmin, xmax);
     }
 
     private async Task<IReadOnlyList<LockHistoryEntry>> HistoryOnceAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken)

@@ -264,11 +264,12 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         }
     }
 
-    public Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken)
+    public Task<EventPage> EventsAsync(long afterId, int limit, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            IReadOnlyList<(LockEvent, bool)> list = [.. _history
+            // No concurrent transactions here: every id is final as soon as it exists.
+            List<LockEvent> list = [.. _history
                 .Where(h => h.Id > afterId && (h.Event is "lost" or "expired" or "force-released" || (h.Event == "released" && h.Reason is "stalled" or "lease-lost")))
                 .OrderBy(h => h.Id)
                 .Take(limit)
@@ -282,10 +283,10 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
                         "expired" => LockEventKind.Expired,
                         _ => LockEventKind.ForceReleased,
                     };
-                    return (new LockEvent(h.Id, h.Name, h.Epoch, kind, h.HolderId, h.HolderLabel, h.Reason ?? h.By, h.At,
-                        row?.Attempts ?? 0, row?.Stalls ?? 0, row?.State == "dead"), true);
+                    return new LockEvent(h.Id, h.Name, h.Epoch, kind, h.HolderId, h.HolderLabel, h.Reason ?? h.By, h.At,
+                        row?.Attempts ?? 0, row?.Stalls ?? 0, row?.State == "dead");
                 })];
-            return Task.FromResult(list);
+            return Task.FromResult(new EventPage(list, _historyId, 0, 0));
         }
     }
 

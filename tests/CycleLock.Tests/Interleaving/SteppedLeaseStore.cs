@@ -40,7 +40,7 @@ public sealed class SteppedLeaseStore(ILeaseStore inner) : ILeaseStore
 
     public Task<IReadOnlyList<LockHistoryEntry>> HistoryAsync(string name, long? beforeId, int limit, CancellationToken cancellationToken) => inner.HistoryAsync(name, beforeId, limit, cancellationToken);
 
-    public Task<IReadOnlyList<(LockEvent Event, bool Settled)>> EventsAsync(long afterId, int limit, CancellationToken cancellationToken) => inner.EventsAsync(afterId, limit, cancellationToken);
+    public Task<EventPage> EventsAsync(long afterId, int limit, CancellationToken cancellationToken) => inner.EventsAsync(afterId, limit, cancellationToken);
 
     public Task<long> LatestHistoryIdAsync(CancellationToken cancellationToken) => inner.LatestHistoryIdAsync(cancellationToken);
 

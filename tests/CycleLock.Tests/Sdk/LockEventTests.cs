@@ -56,6 +56,40 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
     }
 
     [Fact]
+    public async Task LostDelivery_IsNoticedFromTheBatchSequence_AndTheEventArrivesAnyway()
+    {
+        var name = NewName("lost-batch");
+        var locks = Locks("scheduler");
+        var seen = new ConcurrentQueue<LockEvent>();
+        await using var listener = await locks.SubscribeAsync((e, _) =>
+        {
+            if (e.Name == name)
+            {
+                seen.Enqueue(e);
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        var dropped = 0;
+        listener.DropBatch = events =>
+        {
+            if (events.Any(e => e.Name == name) && Interlocked.Exchange(ref dropped, 1) == 0)
+            {
+                return true; // the one-way delivery carrying the event is lost in transit
+            }
+
+            return false;
+        };
+
+        var held = await locks.TryAcquireAsync(name, TimeSpan.FromSeconds(10));
+        await locks.ForceReleaseAsync(name, held.Handle!.Epoch, "test", "operator");
+        await Eventually(() => Task.FromResult(!seen.IsEmpty), TimeSpan.FromSeconds(15), "the event after its delivery was lost");
+        Assert.Equal(1, dropped);
+        Assert.Equal(LockEventKind.ForceReleased, Assert.Single(seen).Kind);
+        await Eventually(() => Task.FromResult(listener.Cursor >= seen.Single().Id), TimeSpan.FromSeconds(10), "the cursor passes the event once it is final");
+    }
+
+    [Fact]
     public async Task ForceReleaseEvent_Arrives_AndResubscribingFromACursorRepeatsNothingMissed()
     {
         var name = NewName("force-event");

@@ -44,7 +44,7 @@ public sealed class LockHandleTests
     [Fact]
     public void PausedProcess_ClockPassesValidUntilWithTimersHeldBack_NextCallFindsItLost()
     {
-        var (handle, _) = Grant(start: true);
+        var (handle, _) = Grant();
         var token = handle.LostToken;
         Assert.Equal(LockHandleState.Held, handle.State);
 
@@ -60,9 +60,53 @@ public sealed class LockHandleTests
     }
 
     [Fact]
-    public void PausedProcess_AnyMemberCall_CancelsLostTokenBeforeItReturns()
+    public async Task Release_EndsTheHandleBeforeTheReleaseIsSent()
     {
         var (handle, _) = Grant(start: true);
+        var gate = new TaskCompletionSource();
+        _grain.ReleaseGate = gate.Task;
+        var token = handle.LostToken;
+        var release = handle.ReleaseAsync();
+        Assert.True(token.IsCancellationRequested, "LostToken must be cancelled before the release can commit");
+        Assert.Equal(LockHandleState.Released, handle.State);
+        Assert.Throws<LockLostException>(handle.EnsureHeld);
+        gate.SetResult();
+        Assert.Equal(ReleaseStatus.Released, (await release)!.Status);
+    }
+
+    [Fact]
+    public async Task CallerStopsWaitingForRelease_TheReleaseStillCompletes_AndDisposeSharesIt()
+    {
+        var (handle, _) = Grant();
+        var gate = new TaskCompletionSource();
+        _grain.ReleaseGate = gate.Task;
+        using var impatient = new CancellationTokenSource();
+        var waiting = handle.ReleaseAsync(ReleaseReason.Completed, impatient.Token);
+        await impatient.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        gate.SetResult();
+        await handle.DisposeAsync();
+        Assert.Single(_grain.Releases);
+        Assert.Equal(LockHandleState.Released, handle.State);
+    }
+
+    [Fact]
+    public async Task ThrowingCallbacksAndHandlers_DoNotBreakTheHandle()
+    {
+        var (handle, _) = Grant();
+        handle.StateChanged += (_, _) => throw new InvalidOperationException("handler bug");
+        handle.Jeopardy += (_, _) => throw new InvalidOperationException("handler bug");
+        handle.LostToken.Register(() => throw new InvalidOperationException("callback bug"));
+        handle.ApplyReply(new KeepAliveReply(KeepAliveStatus.Uncertain, Epoch, TimeSpan.Zero, null, "x"), Now());
+        Assert.Equal(LockHandleState.InJeopardy, handle.State);
+        Assert.Equal(ReleaseStatus.Released, (await handle.ReleaseAsync())!.Status);
+        Assert.Single(_grain.Releases);
+    }
+
+    [Fact]
+    public void PausedProcess_AnyMemberCall_CancelsLostTokenBeforeItReturns()
+    {
+        var (handle, _) = Grant();
         var token = handle.LostToken;
         _time.Jump(ValidFor - SdkMargin + TimeSpan.FromMilliseconds(1));
         Assert.False(token.IsCancellationRequested);

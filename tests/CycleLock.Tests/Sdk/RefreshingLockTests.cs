@@ -50,8 +50,10 @@ public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase
         var locks = Locks("runner");
         var before = (await RowAsync(name)).Attempts;
         var tokenCancelled = false;
+        var holder = Guid.Empty;
         var result = await locks.WithRefreshingLockAsync(name, Ttl, async (handle, token) =>
         {
+            holder = handle.HolderId;
             var reply = await locks.ForceReleaseAsync(name, handle.Epoch, "test: operator takes it back", "test");
             Assert.Equal(ForceReleaseStatus.Released, reply.Status);
             try
@@ -70,6 +72,7 @@ public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase
         Assert.True(tokenCancelled, "the work's token was not cancelled");
         Assert.NotNull(result.LostReason);
         Assert.Equal(before, (await RowAsync(name)).Attempts);
+        Assert.DoesNotContain(Fixture.Calls.Calls, c => c.Method == "ReleaseAsync" && c.Id == holder && c.Label == "failed"); // no attempt was even asked for
     }
 
     [Fact]
@@ -104,6 +107,27 @@ public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase
         Assert.Equal(LockRunOutcome.Failed, result.Outcome);
         Assert.IsType<TimeoutException>(result.Exception);
         Assert.Equal(("free", 1), ((await RowAsync(name)).State, (await RowAsync(name)).Attempts));
+    }
+
+    [Fact]
+    public async Task MaxHold_WorkIgnoringItsToken_IsLeftBehind_LockReleasedAsFailed()
+    {
+        var name = NewName("run-deaf");
+        var never = new TaskCompletionSource<int>();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        LockHandle? seen = null;
+        var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, (handle, _) =>
+        {
+            seen = handle;
+            return never.Task; // a hung job that never looks at its token
+        }, new RefreshingLockOptions { MaxHold = TimeSpan.FromMilliseconds(500), OverrunGrace = TimeSpan.FromMilliseconds(500) });
+        var took = Ms(started, System.Diagnostics.Stopwatch.GetTimestamp());
+        Assert.Equal(LockRunOutcome.Failed, result.Outcome);
+        Assert.Contains("ignored cancellation", result.Exception!.Message, StringComparison.Ordinal);
+        Assert.True(took < 3000, $"the run waited {took:0} ms for a hung job (rule: maxHold + grace)");
+        Assert.Equal(("free", 1), ((await RowAsync(name)).State, (await RowAsync(name)).Attempts));
+        Assert.Throws<LockLostException>(seen!.EnsureHeld); // the handle left with the job is no longer the holder
+        never.SetResult(0);
     }
 
     [Fact]

@@ -19,14 +19,22 @@ public sealed class ScriptedLockGrain : ICycleLockGrain
         return KeepAlive(request, cancellationToken);
     }
 
-    public Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default)
+    /// <summary>When set, releases wait for it (the release is "in flight").</summary>
+    public Task? ReleaseGate { get; set; }
+
+    public async Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default)
     {
         lock (Releases)
         {
             Releases.Add(request);
         }
 
-        return Task.FromResult(new ReleaseReply(ReleaseStatus.Released, request.Reason.ToText(), request.Epoch));
+        if (ReleaseGate is { } gate)
+        {
+            await gate;
+        }
+
+        return new ReleaseReply(ReleaseStatus.Released, request.Reason.ToText(), request.Epoch);
     }
 
     public Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();

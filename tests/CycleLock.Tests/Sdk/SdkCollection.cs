@@ -63,6 +63,7 @@ public sealed class GrainCallCounter : IIncomingGrainCallFilter
             {
                 WaitRequest w => (w.HolderLabel, w.WaiterId),
                 AcquireRequest a => (a.HolderLabel, a.WaiterId),
+                ReleaseRequest r => (r.Reason.ToText(), r.HolderId),
                 Guid g => (null, g),
                 _ => (null, null),
             }

@@ -102,7 +102,8 @@ public sealed class WaitingAcquireTests(SdkClusterFixture fixture) : SdkTestBase
 
         await cancelB.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b);
-        Assert.Contains(Fixture.Calls.Calls, call => call.Method == "LeaveAsync" && call.Id is not null);
+        var waiterB = Fixture.Calls.Calls.First(call => call.Method == "WaitAsync" && call.Label == labelB).Id;
+        Assert.Contains(Fixture.Calls.Calls, call => call.Method == "LeaveAsync" && call.Id == waiterB);
 
         await holder.Handle!.ReleaseAsync();
         var first = await a;
@@ -156,7 +157,8 @@ public sealed class WaitingAcquireTests(SdkClusterFixture fixture) : SdkTestBase
         var result = await Locks(label).AcquireAsync(name, Ttl, TimeSpan.FromMilliseconds(700));
         Assert.Equal(AcquireOutcome.Busy, result.Outcome);
         Assert.Null(result.Handle);
-        Assert.Contains(Fixture.Calls.Calls, c => c.Method == "LeaveAsync");
+        var waiter = Fixture.Calls.Calls.First(c => c.Method == "WaitAsync" && c.Label == label).Id;
+        Assert.Contains(Fixture.Calls.Calls, c => c.Method == "LeaveAsync" && c.Id == waiter);
         await holder.Handle!.ReleaseAsync();
     }
 

@@ -78,7 +78,7 @@ public abstract class LeaseStoreConformance
 
         Assert.Equal(StoreOutcome.Reacquired, again.Outcome);
         Assert.Equal(first.Epoch, again.Epoch);
-        Assert.InRange(again.Remaining, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(9.5));
+        Assert.InRange(again.Remaining, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(9.52)); // timer and clock granularity: the delay may end a fraction of a millisecond early by the database clock
         Assert.Single(await store.HistoryAsync(name, null, 100, None), h => h.Event == "granted");
     }
 

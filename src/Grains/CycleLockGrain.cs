@@ -46,6 +46,14 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
     }
 
     /// <inheritdoc />
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // A deactivation (silo shutdown, idle collection, moved) releases nothing: the lease row stays held.
+        _core?.Deactivated();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public async Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default)
     {
         RequestRules.Acquire(request, Core.Floor);

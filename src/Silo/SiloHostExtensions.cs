@@ -1,81 +1,121 @@
+using System.Net;
+using System.Text.Json;
 using CycleLock.Hosting;
 using CycleLock.Leasing;
 using CycleLock.Resilience;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 
 namespace CycleLock.Silo;
 
 /// <summary>How the CycleLock silo host is put together: configuration from appsettings.json,
-/// environment variables (<c>CycleLock__...</c>) and the command line.</summary>
+/// environment variables (<c>CycleLock__...</c>) and the command line (<c>--CycleLock:Silo:GatewayPort=30001</c>).</summary>
 public static class SiloHostExtensions
 {
-    /// <summary>Adds the Orleans silo (localhost clustering for the dev default), CycleLock and the dashboard.</summary>
+    /// <summary>
+    /// Adds the Orleans silo (localhost clustering by default, ADO.NET membership on PostgreSQL with
+    /// <c>CycleLock:Silo:Clustering=AdoNet</c>), CycleLock, the Orleans Dashboard, health checks and the
+    /// OpenTelemetry meter with a Prometheus endpoint. Invalid settings throw
+    /// <see cref="SiloConfigurationException"/> naming each key before anything starts; the timing budget is
+    /// checked when the host starts.
+    /// </summary>
     public static WebApplicationBuilder AddCycleLockSilo(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var configuration = builder.Configuration;
-        var host = configuration.GetSection("CycleLock:Silo").Get<SiloHostOptions>() ?? new SiloHostOptions();
-        var connectionString = configuration["CycleLock:ConnectionString"];
-        if (string.IsNullOrWhiteSpace(connectionString))
+        var host = new SiloHostOptions();
+        var web = new WebOptions();
+        try
         {
-            throw new InvalidOperationException("CycleLock:ConnectionString is not set (rule: a PostgreSQL connection string, e.g. the environment variable CycleLock__ConnectionString).");
+            configuration.GetSection("CycleLock:Silo").Bind(host);
+            configuration.GetSection("CycleLock:Web").Bind(web);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SiloConfigurationException($"Invalid CycleLock silo configuration: {e.Message}", e);
         }
 
-        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["ASPNETCORE_URLS"]))
-        {
-            // The dashboard is bound to loopback unless configured otherwise.
-            builder.WebHost.UseUrls("http://127.0.0.1:8080");
-        }
+        var connectionString = configuration["CycleLock:ConnectionString"];
+        SiloHostOptionsValidator.ThrowIfInvalid(host, web, connectionString);
+        builder.Services.AddSingleton(web);
+        builder.WebHost.UseUrls(web.Url);
+        var multiSilo = host.Clustering == "AdoNet";
 
         builder.UseOrleans(silo =>
         {
-            if (string.Equals(configuration["CycleLock:Clustering"], "AdoNet", StringComparison.OrdinalIgnoreCase))
+            if (multiSilo)
             {
                 // Membership in the lease store's PostgreSQL (schema migration 0002), pooler-safe connections.
-                silo.UseCycleLockClustering(connectionString);
+                silo.UseCycleLockClustering(connectionString!);
                 silo.Configure<ClusterOptions>(o =>
                 {
                     o.ServiceId = host.ServiceId;
                     o.ClusterId = host.ClusterId;
                 });
-                silo.ConfigureEndpoints(host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: false);
+                silo.ConfigureEndpoints(IPAddress.Parse(host.AdvertisedAddress), host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: false);
             }
             else
             {
                 silo.UseLocalhostClustering(host.SiloPort, host.GatewayPort, serviceId: host.ServiceId, clusterId: host.ClusterId);
             }
 
+            // Tuned so failover fits the timing budget: T_failover ≈ ProbeTimeout × (NumMissedProbesLimit + 1) + 1 s.
             silo.Configure<ClusterMembershipOptions>(o =>
             {
-                o.ProbeTimeout = TimeSpan.FromSeconds(2);
-                o.NumMissedProbesLimit = 2;
+                o.ProbeTimeout = host.ProbeTimeout;
+                o.NumMissedProbesLimit = host.NumMissedProbesLimit;
             });
             silo.Services.Configure<DatabaseResilienceOptions>(configuration.GetSection("CycleLock:Resilience"));
             silo.AddCycleLocks(
                 store =>
                 {
                     configuration.GetSection("CycleLock:Store").Bind(store);
-                    store.ConnectionString = connectionString;
+                    store.ConnectionString = connectionString!;
                 },
                 locks =>
                 {
                     configuration.GetSection("CycleLock:Locks").Bind(locks);
+                    locks.EstimatedFailover = host.EstimatedFailover;
 
-                    // One localhost silo never fails over to another: the failover floor only warns.
-                    locks.FailoverFloor = FailoverFloorMode.Warn;
+                    // A single localhost silo never fails over to another: there the failover floor only warns.
+                    locks.FailoverFloor = multiSilo ? FailoverFloorMode.Enforce : FailoverFloorMode.Warn;
                 });
             silo.AddDashboard();
         });
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database")
+            .AddCheck<MembershipHealthCheck>("membership");
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(CycleLockMeter.Name)
+            .AddPrometheusExporter());
         return builder;
     }
 
-    /// <summary>Maps the dashboard.</summary>
+    /// <summary>Maps the dashboard (<c>/dashboard</c>), the lease view (<c>/leases</c>), <c>/health</c> and
+    /// <c>/metrics</c> (Prometheus), behind basic authentication when a password is configured.</summary>
     public static WebApplication MapCycleLockEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseCycleLockAuthentication(app.Services.GetRequiredService<WebOptions>());
         app.MapOrleansDashboard(routePrefix: "/dashboard");
-        app.MapGet("/", () => Results.Redirect("/dashboard"));
+        app.MapLeaseView();
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapGet("/", () => Results.Redirect("/leases"));
         return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), e.Value.Description, e.Value.Data }),
+        }));
     }
 }

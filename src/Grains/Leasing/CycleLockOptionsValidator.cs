@@ -16,7 +16,7 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
         var floor = LeaseTiming.Floor(options);
         if (floor == TimeSpan.MaxValue)
         {
-            failures.Add($"CycleLock:RenewFraction/HolderTimeoutFraction/MarginFraction/EstimatedFailover: no TTL up to {RequestRules.MaxTtl} meets the timing budget " +
+            failures.Add($"CycleLock:Locks:RenewFraction/HolderTimeoutFraction/MarginFraction/EstimatedFailover: no TTL up to {RequestRules.MaxTtl} meets the timing budget " +
                          "(P/2 ≥ MinAttemptTimeout, P ≤ (TTL − m)/3, TTL − P − m ≥ MinDatabaseFaultTolerance" +
                          (options.FailoverFloor == FailoverFloorMode.Enforce ? ", TTL − P − m > T_failover, ht − m_w ≥ T_failover + interval + kt)." : ")."));
         }
@@ -27,12 +27,12 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
                 var t = LeaseTiming.For(ttl, options);
                 if (t.RenewPeriod > (ttl - t.Margin) / 3)
                 {
-                    failures.Add($"CycleLock:RenewFraction {options.RenewFraction}: P = {t.RenewPeriod} exceeds (TTL − m)/3 = {(ttl - t.Margin) / 3} at TTL {ttl} (rule: P ≤ (TTL − m)/3).");
+                    failures.Add($"CycleLock:Locks:RenewFraction {options.RenewFraction}: P = {t.RenewPeriod} exceeds (TTL − m)/3 = {(ttl - t.Margin) / 3} at TTL {ttl} (rule: P ≤ (TTL − m)/3).");
                 }
 
                 if (t.HolderTimeout <= t.RenewPeriod)
                 {
-                    failures.Add($"CycleLock:HolderTimeoutFraction {options.HolderTimeoutFraction}: ht = {t.HolderTimeout} is not above P = {t.RenewPeriod} at TTL {ttl} (rule: ht > P).");
+                    failures.Add($"CycleLock:Locks:HolderTimeoutFraction {options.HolderTimeoutFraction}: ht = {t.HolderTimeout} is not above P = {t.RenewPeriod} at TTL {ttl} (rule: ht > P).");
                 }
             }
         }

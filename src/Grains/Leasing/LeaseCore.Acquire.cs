@@ -31,7 +31,17 @@ public sealed partial class LeaseCore
         }
 
         var sent = Now();
+        var started = CycleLockMeter.Now();
         var result = await _store.AcquireAsync(_name, request.HolderId, request.HolderLabel, request.Key, request.Ttl, _activation, cancellationToken);
+        CycleLockMeter.Acquired(result.Outcome switch
+        {
+            StoreOutcome.Granted => "granted",
+            StoreOutcome.Reacquired => "reacquired",
+            StoreOutcome.Dead => "dead",
+            StoreOutcome.Spent => "spent",
+            StoreOutcome.TtlMismatch => "ttl-mismatch",
+            _ => "busy",
+        }, CycleLockMeter.Since(started));
         switch (result.Outcome)
         {
             case StoreOutcome.Granted:

@@ -29,6 +29,7 @@ public sealed partial class LeaseCore
         {
             // Nothing promised is outstanding and the holder has been silent for ht: a stall.
             BeginEnding(EndingKind.Stall, ReleaseReason.Stalled.ToText());
+            CycleLockMeter.Stall();
             Log.Stalled(_logger, _name, lease.Epoch, now - _lastHeard);
         }
 
@@ -91,7 +92,9 @@ public sealed partial class LeaseCore
     private async Task RenewAsync(ServedLease lease, CancellationToken cancellationToken)
     {
         var sent = Now();
+        var started = CycleLockMeter.Now();
         var result = await _store.RenewAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken);
+        CycleLockMeter.Renewed(result.Outcome.ToString(), CycleLockMeter.Since(started), result.Outcome == StoreOutcome.Renewed ? result.Remaining : null);
         if (!Serves(lease.HolderId, lease.Epoch))
         {
             return; // ended while the statement was in flight (cannot happen under serialization; defensive)
@@ -124,6 +127,7 @@ public sealed partial class LeaseCore
                 break;
             default:
                 Log.Lost(_logger, _name, lease.Epoch, "renewal found the lease re-granted, force-released or gone");
+                CycleLockMeter.Lost("re-granted");
                 End(KeepAliveStatus.Lost, "lease re-granted, force-released or gone");
                 break;
         }
@@ -155,6 +159,7 @@ public sealed partial class LeaseCore
     // mid-deactivation), then deactivate; the holder's retry lands on an activation that adopts.
     private void BeginMoved(ServedLease lease)
     {
+        CycleLockMeter.MovedAnswer();
         _phase = LeasePhase.Moved;
         _timerRequest = new TimerRequest(Min(TimeSpan.FromMilliseconds(250), lease.Timing.RenewPeriod / 4), false);
     }
@@ -169,6 +174,7 @@ public sealed partial class LeaseCore
                 // The deadline below is taken from this statement's remaining time alone, which caps
                 // every new promise to what the database now allows.
                 ClockJumps++;
+                CycleLockMeter.ClockJump();
                 Log.ClockJump(_logger, _name, drift);
             }
         }

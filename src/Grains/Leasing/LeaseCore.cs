@@ -91,6 +91,16 @@ public sealed partial class LeaseCore
     /// <summary>Monotonic now, relative to this core's creation.</summary>
     public TimeSpan Now() => _time.GetElapsedTime(_origin);
 
+    /// <summary>The activation is going away: its served lease (if any) no longer counts as a hold here.
+    /// Deactivating never releases anything.</summary>
+    public void Deactivated()
+    {
+        if (_lease is not null)
+        {
+            CycleLockMeter.Hold(-1);
+        }
+    }
+
     /// <summary>True when this activation serves (or is ending) a lease of <paramref name="holderId"/>.</summary>
     public bool ServesHolder(Guid holderId) => _lease?.HolderId == holderId;
 
@@ -168,6 +178,7 @@ public sealed partial class LeaseCore
                 if (result.PreviousActivation is { } previous && previous != _activation)
                 {
                     DisplacingAdoptions++;
+                    CycleLockMeter.DisplacingAdoption();
                     Log.Adopted(_logger, _name, result.Epoch, previous);
                 }
 
@@ -203,6 +214,11 @@ public sealed partial class LeaseCore
 
         var now = Now();
         var isNew = _lease is null || _lease.HolderId != lease.HolderId || _lease.Epoch != lease.Epoch;
+        if (_lease is null)
+        {
+            CycleLockMeter.Hold(1);
+        }
+
         _lease = lease;
         _phase = LeasePhase.Held;
         _deadline = sent + result.Remaining - lease.Timing.Margin;
@@ -228,6 +244,7 @@ public sealed partial class LeaseCore
 
         _phase = LeasePhase.Lost;
         _endingReason = reason;
+        CycleLockMeter.Lost("deadline");
         Log.Lost(_logger, _name, _lease!.Epoch, reason);
     }
 
@@ -252,6 +269,7 @@ public sealed partial class LeaseCore
         if (_lease is { } lease)
         {
             Remember(lease, status, reason);
+            CycleLockMeter.Hold(-1);
         }
 
         _lease = null;

@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace CycleLock.Silo;
+
+/// <summary>HTTP basic authentication for the dashboard, the lease view and the admin endpoints, when a
+/// password is configured (<see cref="WebOptions.Password"/>). <c>/health</c> and <c>/metrics</c> stay open
+/// for probes and scrapers.</summary>
+internal static class BasicAuthentication
+{
+    public static IApplicationBuilder UseCycleLockAuthentication(this IApplicationBuilder app, WebOptions web)
+    {
+        if (string.IsNullOrEmpty(web.Password))
+        {
+            return app;
+        }
+
+        var expected = Encoding.UTF8.GetBytes($"{web.User}:{web.Password}");
+        return app.Use(async (context, next) =>
+        {
+            var path = context.Request.Path;
+            if (path.StartsWithSegments("/health") || path.StartsWithSegments("/metrics") || Authorized(context.Request.Headers.Authorization.ToString(), expected))
+            {
+                await next(context);
+                return;
+            }
+
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            context.Response.Headers.WWWAuthenticate = "Basic realm=\"CycleLock\", charset=\"UTF-8\"";
+        });
+    }
+
+    private static bool Authorized(string header, byte[] expected)
+    {
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        try
+        {
+            var given = Convert.FromBase64String(header["Basic ".Length..].Trim());
+            return CryptographicOperations.FixedTimeEquals(given, expected);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

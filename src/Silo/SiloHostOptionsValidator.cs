@@ -1,0 +1,81 @@
+using System.Net;
+
+namespace CycleLock.Silo;
+
+/// <summary>Checks the host's own settings before anything starts; every failure names the key, the value and the rule.</summary>
+public static class SiloHostOptionsValidator
+{
+    /// <summary>Throws <see cref="SiloConfigurationException"/> listing every failure, if any.</summary>
+    public static void ThrowIfInvalid(SiloHostOptions silo, WebOptions web, string? connectionString)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(web);
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            failures.Add("CycleLock:ConnectionString is not set (rule: a PostgreSQL connection string, e.g. the environment variable CycleLock__ConnectionString).");
+        }
+
+        if (string.IsNullOrWhiteSpace(silo.ServiceId) || silo.ServiceId.Length > 150)
+        {
+            failures.Add($"CycleLock:Silo:ServiceId = '{silo.ServiceId}' is not valid (rule: 1 to 150 characters).");
+        }
+
+        if (string.IsNullOrWhiteSpace(silo.ClusterId) || silo.ClusterId.Length > 150)
+        {
+            failures.Add($"CycleLock:Silo:ClusterId = '{silo.ClusterId}' is not valid (rule: 1 to 150 characters).");
+        }
+
+        if (silo.Clustering is not ("Localhost" or "AdoNet"))
+        {
+            failures.Add($"CycleLock:Silo:Clustering = '{silo.Clustering}' is not valid (rule: Localhost or AdoNet).");
+        }
+
+        if (!IPAddress.TryParse(silo.AdvertisedAddress, out _))
+        {
+            failures.Add($"CycleLock:Silo:AdvertisedAddress = '{silo.AdvertisedAddress}' is not an IP address.");
+        }
+
+        Port("CycleLock:Silo:SiloPort", silo.SiloPort);
+        Port("CycleLock:Silo:GatewayPort", silo.GatewayPort);
+        if (silo.SiloPort == silo.GatewayPort)
+        {
+            failures.Add($"CycleLock:Silo:SiloPort and CycleLock:Silo:GatewayPort are both {silo.SiloPort} (rule: two different ports).");
+        }
+
+        if (silo.ProbeTimeout < TimeSpan.FromMilliseconds(500) || silo.ProbeTimeout > TimeSpan.FromSeconds(60))
+        {
+            failures.Add($"CycleLock:Silo:ProbeTimeout = {silo.ProbeTimeout} is out of range (rule: 00:00:00.5 to 00:01:00).");
+        }
+
+        if (silo.NumMissedProbesLimit is < 1 or > 10)
+        {
+            failures.Add($"CycleLock:Silo:NumMissedProbesLimit = {silo.NumMissedProbesLimit} is out of range (rule: 1 to 10).");
+        }
+
+        if (!Uri.TryCreate(web.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.Port is < 1 or > 65535)
+        {
+            failures.Add($"CycleLock:Web:Url = '{web.Url}' is not valid (rule: an absolute http or https URL with a port).");
+        }
+        else if (!IsLoopback(url) && string.IsNullOrEmpty(web.Password))
+        {
+            failures.Add($"CycleLock:Web:Url = '{web.Url}' is not a loopback address and CycleLock:Web:Password is not set (rule: the dashboard, lease view and admin endpoints require authentication when exposed).");
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new SiloConfigurationException("Invalid CycleLock silo configuration: " + string.Join(" ", failures));
+        }
+
+        void Port(string key, int port)
+        {
+            if (port is < 1 or > 65535)
+            {
+                failures.Add($"{key} = {port} is out of range (rule: 1 to 65535).");
+            }
+        }
+    }
+
+    private static bool IsLoopback(Uri url) =>
+        url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+}

@@ -1,0 +1,16 @@
+namespace CycleLock.Silo;
+
+/// <summary>The silo's web host (section <c>CycleLock:Web</c>): the Orleans Dashboard, the lease view,
+/// <c>/health</c> and <c>/metrics</c>.</summary>
+public sealed class WebOptions
+{
+    /// <summary>Where the web host listens. Default <c>http://127.0.0.1:8080</c> (loopback).</summary>
+    public string Url { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>The operator user for HTTP basic authentication. Default <c>operator</c>.</summary>
+    public string User { get; set; } = "operator";
+
+    /// <summary>The operator password. When set, the dashboard, the lease view and the admin endpoints
+    /// require it; it must be set when <see cref="Url"/> is not a loopback address. Default none.</summary>
+    public string? Password { get; set; }
+}

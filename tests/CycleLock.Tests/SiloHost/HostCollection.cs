@@ -1,0 +1,78 @@
+using System.Net;
+using CycleLock.Client;
+using CycleLock.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+
+namespace CycleLock.Tests.SiloHost;
+
+/// <summary>Tests of the silo host, the CLI and the lease view against a silo running as its own process,
+/// one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HostCollection : ICollectionFixture<SiloHostFixture>
+{
+    public const string Name = "host";
+}
+
+/// <summary>One silo process (localhost clustering, the web host behind basic authentication) and an
+/// Orleans client in the test process connected to its gateway.</summary>
+public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
+{
+    public const string User = "operator";
+    public const string Password = "test-secret";
+
+    private IHost? _client;
+
+    public PostgresFixture Postgres => postgres;
+
+    public string ServiceId { get; } = "host-" + Guid.NewGuid().ToString("N")[..8];
+
+    public SiloProcess Silo { get; private set; } = null!;
+
+    public CycleLockClient Locks { get; private set; } = null!;
+
+    public string[] Gateway => ["--gateway", Silo.GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--service-id", ServiceId, "--cluster-id", "test"];
+
+    public async ValueTask InitializeAsync()
+    {
+        Silo = SiloProcess.Start(postgres.ConnectionString, ServiceId, new Dictionary<string, string>
+        {
+            ["CycleLock:Web:User"] = User,
+            ["CycleLock:Web:Password"] = Password,
+        });
+        await Silo.WaitHealthyAsync(TimeSpan.FromSeconds(90));
+        _client = await ConnectAsync(ServiceId, [Silo.GatewayPort], "host-tests");
+        Locks = _client.Services.GetRequiredService<CycleLockClient>();
+    }
+
+    public static async Task<IHost> ConnectAsync(string serviceId, int[] gateways, string label)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddCycleLockClient(
+            c =>
+            {
+                c.UseStaticClustering([.. gateways.Select(p => new IPEndPoint(IPAddress.Loopback, p))]);
+                c.Configure<ClusterOptions>(o =>
+                {
+                    o.ServiceId = serviceId;
+                    o.ClusterId = "test";
+                });
+            },
+            o => o.HolderLabel = label);
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.StopAsync();
+            _client.Dispose();
+        }
+
+        await Silo.DisposeAsync();
+    }
+}

@@ -49,3 +49,17 @@ cyclelock_require_pgbouncer() {
   echo "Installing PgBouncer from Debian packages..." >&2
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer postgresql-client >&2
 }
+
+# Debian's chromium for the lease-view test (driven headless through the DevTools protocol; no browser
+# download). Installed when missing and running as root.
+cyclelock_require_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Chromium is needed by the lease view test: run 'sudo apt-get install -y chromium'." >&2
+    return 1
+  fi
+  echo "Installing Chromium from Debian packages..." >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. The test run starts its own throwaway PostgreSQL (initdb + pg_ctl on a free loopback
 # port; the shared one can be CYCLELOCK_TEST_CONNECTION instead) and, for the pooler fault tests, its own
-# PostgreSQL and PgBouncer; this script only makes sure the server binaries, PgBouncer, psql and the .NET
+# PostgreSQL and PgBouncer; this script only makes sure the server binaries, PgBouncer, psql, Chromium (the lease view test) and the .NET
 # SDK are there (installing the Debian packages when run as root).
 # Ends with one line: "N passed, N failed, N skipped".
 set -euo pipefail
@@ -12,6 +12,7 @@ cyclelock_require_dotnet
 bin=$(cyclelock_pg_bin)
 export PATH="$bin:$PATH"
 cyclelock_require_pgbouncer
+cyclelock_require_chromium
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

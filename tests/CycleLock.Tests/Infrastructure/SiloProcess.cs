@@ -116,6 +116,15 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the process to end on its own (a start refused by configuration) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        await _process.WaitForExitAsync(timeout.Token);
+        await Task.Delay(100); // let the output readers drain
+        return _process.ExitCode;
+    }
+
     /// <summary><c>kill -9</c>: no shutdown, no goodbye to the cluster.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 

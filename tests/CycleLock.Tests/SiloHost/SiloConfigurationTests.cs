@@ -1,0 +1,31 @@
+using CycleLock.Tests.Infrastructure;
+
+namespace CycleLock.Tests.SiloHost;
+
+/// <summary>Invalid configuration stops the silo's start with a message naming the key.</summary>
+[Collection(HostCollection.Name)]
+public sealed class SiloConfigurationTests(SiloHostFixture fixture)
+{
+    [Theory]
+    [InlineData("CycleLock:ConnectionString", "", "CycleLock:ConnectionString is not set")]
+    [InlineData("CycleLock:Silo:GatewayPort", "70000", "CycleLock:Silo:GatewayPort = 70000 is out of range")]
+    [InlineData("CycleLock:Silo:Clustering", "Zookeeper", "CycleLock:Silo:Clustering = 'Zookeeper' is not valid")]
+    [InlineData("CycleLock:Web:Url", "http://0.0.0.0:18080", "CycleLock:Web:Password is not set")]
+    [InlineData("CycleLock:Locks:HolderTimeoutFraction", "0.1", "CycleLock:Locks:HolderTimeoutFraction")]
+    [InlineData("CycleLock:Silo:ProbeTimeout", "banana", "CycleLock:Silo:ProbeTimeout")]
+    public async Task InvalidSetting_StopsTheStart_NamingTheKey(string key, string value, string expected)
+    {
+        var settings = new Dictionary<string, string> { [key] = value };
+        if (key == "CycleLock:Locks:HolderTimeoutFraction")
+        {
+            settings["CycleLock:Locks:RenewFraction"] = "0.3"; // ht = 0.1 TTL is not above P = 0.3 TTL
+        }
+
+        var connection = key == "CycleLock:ConnectionString" ? string.Empty : fixture.Postgres.ConnectionString;
+        await using var silo = SiloProcess.Start(connection, "bad-config-" + Guid.NewGuid().ToString("N")[..6], settings);
+        var code = await silo.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        TestContext.Current.SendDiagnosticMessage($"{key}={value}: exit {code}: {silo.Output.Trim()}");
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, silo.Output, StringComparison.Ordinal);
+    }
+}

@@ -350,10 +350,15 @@ public sealed class LockHandle : IAsyncDisposable
         var interval = _holderTimeout / 3;
         var request = new KeepAliveRequest(HolderId, _key, Epoch);
         var lastSend = _time.GetTimestamp();
+        var failures = 0;
         while (!_stop.IsCancellationRequested && IsLive())
         {
             // Next keep-alive at send + min(interval, vf/2), floor 50 ms.
-            var cadence = Max(Min(interval, _lastValidFor / 2), MinInterval);
+            // After a failed call (a silo died, the gateway is gone) retry sooner, backing off from 250 ms up
+            // to the normal cadence: recovery then takes about the failover time, not failover + interval.
+            var cadence = failures == 0
+                ? Max(Min(interval, _lastValidFor / 2), MinInterval)
+                : Min(Max(Min(interval, _lastValidFor / 2), MinInterval), TimeSpan.FromMilliseconds((125 << Math.Min(failures, 8)) * (0.75 + (Random.Shared.NextDouble() / 2))));
             var wait = Min(cadence - _time.GetElapsedTime(lastSend), _validity.Remaining);
             if (wait > TimeSpan.Zero)
             {
@@ -388,10 +393,12 @@ public sealed class LockHandle : IAsyncDisposable
                 using var call = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 call.CancelAfter(timeout);
                 var reply = await _grain.KeepAliveAsync(request, call.Token).ConfigureAwait(false);
+                failures = 0;
                 ApplyReply(reply, sent);
             }
             catch (Exception) when (!_stop.IsCancellationRequested)
             {
+                failures++;
                 SetState(LockHandleState.InJeopardy);
             }
             catch (OperationCanceledException)

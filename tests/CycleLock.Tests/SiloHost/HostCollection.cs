@@ -46,7 +46,7 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
         Locks = _client.Services.GetRequiredService<CycleLockClient>();
     }
 
-    public static async Task<IHost> ConnectAsync(string serviceId, int[] gateways, string label)
+    public static async Task<IHost> ConnectAsync(string serviceId, int[] gateways, string label, string clusterId = "test")
     {
         var builder = Host.CreateApplicationBuilder();
         builder.AddCycleLockClient(
@@ -56,7 +56,7 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
                 c.Configure<ClusterOptions>(o =>
                 {
                     o.ServiceId = serviceId;
-                    o.ClusterId = "test";
+                    o.ClusterId = clusterId;
                 });
             },
             o => o.HolderLabel = label);

@@ -63,3 +63,11 @@ cyclelock_require_chromium() {
   echo "Installing Chromium from Debian packages..." >&2
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
 }
+
+# True when GET http://127.0.0.1:PORT/PATH answers 200 (bash only: curl may not be installed).
+cyclelock_http_ok() {
+  ( exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+    IFS= read -r -t 5 status <&3 || exit 1
+    case "$status" in *" 200 "*) exit 0 ;; *) exit 1 ;; esac ) 2>/dev/null
+}

@@ -1,8 +1,27 @@
+using CycleLock.Persistence;
 using CycleLock.Silo;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 try
 {
+    if (args is ["migrate", ..])
+    {
+        // `CycleLock.Silo migrate`: apply the schema (lease store and Orleans membership) and exit; run it once
+        // before the first silo with AdoNet membership starts.
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args[1..]).Build();
+        var connection = configuration["CycleLock:ConnectionString"];
+        if (string.IsNullOrWhiteSpace(connection))
+        {
+            throw new SiloConfigurationException("Invalid CycleLock silo configuration: CycleLock:ConnectionString is not set (rule: a PostgreSQL connection string).");
+        }
+
+        await using var dataSource = NpgsqlDataSource.Create(connection);
+        var applied = await MigrationRunner.MigrateAsync(dataSource);
+        Console.WriteLine(applied.Count == 0 ? "cyclelock-silo: schema is up to date" : $"cyclelock-silo: applied migrations {string.Join(", ", applied)}");
+        return 0;
+    }
+
     var builder = WebApplication.CreateBuilder(args);
     builder.AddCycleLockSilo();
 

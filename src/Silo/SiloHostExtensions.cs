@@ -55,7 +55,15 @@ public static class SiloHostExtensions
                     o.ServiceId = host.ServiceId;
                     o.ClusterId = host.ClusterId;
                 });
-                silo.ConfigureEndpoints(IPAddress.Parse(host.AdvertisedAddress), host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: false);
+                if (host.Kubernetes)
+                {
+                    // The pod's name, IP and the ServiceId/ClusterId labels come from the Deployment (deploy/kubernetes).
+                    silo.UseKubernetesHosting();
+                }
+                else
+                {
+                    silo.ConfigureEndpoints(IPAddress.Parse(host.AdvertisedAddress), host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: false);
+                }
             }
             else
             {

@@ -24,6 +24,10 @@ public sealed class SiloHostOptions
     /// behind mutual TLS. Default 30000; 1 to 65535.</summary>
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>Running in Kubernetes: take the silo's name, address and cluster from the pod
+    /// (<c>Microsoft.Orleans.Hosting.Kubernetes</c>; with AdoNet membership). Default false.</summary>
+    public bool Kubernetes { get; set; }
+
     /// <summary>Membership probe timeout. Default 2 s (Orleans' default is 5 s); 0.5 s to 60 s.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

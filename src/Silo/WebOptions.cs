@@ -4,6 +4,9 @@ namespace CycleLock.Silo;
 /// <c>/health</c> and <c>/metrics</c>.</summary>
 public sealed class WebOptions
 {
+    /// <summary>The port of the default <see cref="Url"/>.</summary>
+    public const int DefaultLoopbackPort = 8080;
+
     /// <summary>Where the web host listens. Default <c>http://127.0.0.1:8080</c> (loopback).</summary>
     public string Url { get; set; } = "http://127.0.0.1:8080";
 

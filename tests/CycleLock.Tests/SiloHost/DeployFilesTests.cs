@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Reflection;
+using CycleLock.Client;
+using CycleLock.Leasing;
+using CycleLock.Persistence;
+using CycleLock.Resilience;
+using CycleLock.Silo;
+using YamlDotNet.RepresentationModel;
+
+namespace CycleLock.Tests.SiloHost;
+
+/// <summary>
+/// The deploy files cannot run here (no systemd, Kubernetes or Docker): their settings are checked against
+/// the options classes and the silo program — every environment key names a real option, ports agree
+/// between the silo's settings and the files' port lists, names and references resolve.
+/// </summary>
+public sealed class DeployFilesTests
+{
+    private static readonly Dictionary<string, Type> Sections = new(StringComparer.Ordinal)
+    {
+        ["Silo"] = typeof(SiloHostOptions),
+        ["Web"] = typeof(WebOptions),
+        ["Locks"] = typeof(CycleLockOptions),
+        ["Store"] = typeof(LeaseStoreOptions),
+        ["Resilience"] = typeof(DatabaseResilienceOptions),
+        ["Client"] = typeof(CycleLockClientOptions),
+    };
+
+    private static string Deploy(string path) => Path.Combine(Root, "deploy", path);
+
+    private static string Root => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+
+    /// <summary>Checks one environment setting: the key names an option of the silo, the value converts.</summary>
+    private static void CheckSetting(string file, string key, string value)
+    {
+        if (!key.StartsWith("CycleLock__", StringComparison.Ordinal))
+        {
+            Assert.Contains(key, new[] { "DOTNET_gcServer", "ORLEANS_SERVICE_ID", "ORLEANS_CLUSTER_ID", "POD_NAMESPACE", "POD_NAME", "POD_IP", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB" });
+            return;
+        }
+
+        var parts = key.Split("__");
+        if (parts is [_, "ConnectionString"])
+        {
+            Assert.Contains("Host=", value, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.True(parts.Length == 3 && Sections.TryGetValue(parts[1], out _), $"{file}: {key} is not a CycleLock setting (sections: {string.Join(", ", Sections.Keys)})");
+        var property = Sections[parts[1]].GetProperty(parts[2], BindingFlags.Public | BindingFlags.Instance);
+        Assert.True(property is { CanWrite: true }, $"{file}: {key}: {Sections[parts[1]].Name} has no settable property {parts[2]}");
+        if (value.StartsWith("valueFrom:", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var type = Nullable.GetUnderlyingType(property!.PropertyType) ?? property.PropertyType;
+        var converted = System.ComponentModel.TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);
+        Assert.NotNull(converted);
+    }
+
+    private static SiloHostOptions Silo(IReadOnlyDictionary<string, string> env)
+    {
+        var silo = new SiloHostOptions();
+        foreach (var (key, value) in env.Where(e => e.Key.StartsWith("CycleLock__Silo__", StringComparison.Ordinal)))
+        {
+            var property = typeof(SiloHostOptions).GetProperty(key["CycleLock__Silo__".Length..])!;
+            if (!value.StartsWith("valueFrom:", StringComparison.Ordinal))
+            {
+                property.SetValue(silo, System.ComponentModel.TypeDescriptor.GetConverter(property.PropertyType).ConvertFromInvariantString(value));
+            }
+        }
+
+        return silo;
+    }
+
+    private static int WebPort(IReadOnlyDictionary<string, string> env) => new Uri(env.GetValueOrDefault("CycleLock__Web__Url", new WebOptions().Url)).Port;
+
+    [Fact]
+    public void Systemd_UnitAndEnvironmentExample_NameRealSettings_RunTheSiloProgram()
+    {
+        var unit = File.ReadAllLines(Deploy("systemd/cyclelock-silo.service"));
+        Assert.Contains(unit, l => l.StartsWith("#", StringComparison.Ordinal) && l.Contains("UNTESTED HERE", StringComparison.Ordinal));
+        var exec = unit.Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal));
+        Assert.EndsWith("/" + typeof(SiloHostOptions).Assembly.GetName().Name + ".dll", exec, StringComparison.Ordinal);
+        var env = unit.Where(l => l.StartsWith("Environment=", StringComparison.Ordinal))
+            .Select(l => l["Environment=".Length..].Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        var example = File.ReadAllLines(Deploy("systemd/cyclelock-silo.env.example"))
+            .Select(l => l.TrimStart('#', ' ')).Where(l => l.StartsWith("CycleLock__", StringComparison.Ordinal))
+            .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        foreach (var (key, value) in env.Concat(example))
+        {
+            CheckSetting("cyclelock-silo.service", key, value);
+        }
+
+        Assert.Equal("AdoNet", env["CycleLock__Silo__Clustering"]);
+        Assert.Contains("CycleLock__ConnectionString", example.Keys);
+        Assert.Equal(WebOptions.DefaultLoopbackPort, WebPort(env)); // loopback unless a password is configured
+        SiloHostOptionsValidator.ThrowIfInvalid(Silo(env), new WebOptions { Url = env["CycleLock__Web__Url"] }, example["CycleLock__ConnectionString"]);
+    }
+
+    [Fact]
+    public void Kubernetes_Manifests_AgreeWithEachOtherAndWithTheSiloOptions()
+    {
+        var docs = new[] { "configmap.yaml", "secret.yaml", "deployment.yaml", "service.yaml" }
+            .SelectMany(f => Load(Deploy("kubernetes/" + f)).Select(d => (File: f, Doc: d)))
+            .ToList();
+        Assert.All(new[] { "configmap.yaml", "secret.yaml", "deployment.yaml", "service.yaml" }, f =>
+            Assert.Contains("UNTESTED HERE", File.ReadAllText(Deploy("kubernetes/" + f)), StringComparison.Ordinal));
+        YamlMappingNode Kind(string kind) => docs.Single(d => S(d.Doc, "kind") == kind).Doc;
+
+        var config = Kind("ConfigMap");
+        var secret = Kind("Secret");
+        var deployment = Kind("Deployment");
+        var service = Kind("Service");
+        var settings = Map(config, "data").Concat(Map(secret, "stringData")).ToDictionary(e => e.Key, e => e.Value);
+        var container = (YamlMappingNode)((YamlSequenceNode)Node(deployment, "spec", "template", "spec", "containers"))[0];
+        foreach (YamlMappingNode env in ((YamlSequenceNode)container.Children[new YamlScalarNode("env")]).Cast<YamlMappingNode>())
+        {
+            settings[S(env, "name")!] = env.Children.ContainsKey(new YamlScalarNode("valueFrom")) ? "valueFrom: field" : S(env, "value")!;
+        }
+
+        foreach (var (key, value) in settings)
+        {
+            CheckSetting("kubernetes", key, value);
+        }
+
+        // envFrom names the ConfigMap and the Secret.
+        var envFrom = ((YamlSequenceNode)container.Children[new YamlScalarNode("envFrom")]).Cast<YamlMappingNode>().ToList();
+        Assert.Contains(envFrom, e => S(e, "configMapRef", "name") == S(config, "metadata", "name"));
+        Assert.Contains(envFrom, e => S(e, "secretRef", "name") == S(secret, "metadata", "name"));
+
+        // Ports: the container exposes the configured silo, gateway and web ports; the Service targets them by name.
+        var silo = Silo(settings);
+        var ports = ((YamlSequenceNode)container.Children[new YamlScalarNode("ports")]).Cast<YamlMappingNode>()
+            .ToDictionary(p => S(p, "name")!, p => int.Parse(S(p, "containerPort")!, CultureInfo.InvariantCulture));
+        Assert.Equal(silo.SiloPort, ports["silo"]);
+        Assert.Equal(silo.GatewayPort, ports["gateway"]);
+        Assert.Equal(WebPort(settings), ports["web"]);
+        foreach (YamlMappingNode port in ((YamlSequenceNode)Node(service, "spec", "ports")).Cast<YamlMappingNode>())
+        {
+            Assert.Contains(S(port, "targetPort")!, ports.Keys);
+        }
+
+        // Selectors and labels line up; Orleans' Kubernetes hosting reads the serviceId/clusterId labels.
+        var labels = Map((YamlMappingNode)Node(deployment, "spec", "template", "metadata"), "labels");
+        Assert.Equal(labels["app"], Map((YamlMappingNode)Node(deployment, "spec", "selector"), "matchLabels")["app"]);
+        Assert.Equal(labels["app"], Map((YamlMappingNode)Node(service, "spec"), "selector")["app"]);
+        Assert.Contains("orleans/serviceId", labels.Keys);
+        Assert.Contains("orleans/clusterId", labels.Keys);
+        Assert.Equal("true", settings["CycleLock__Silo__Kubernetes"]);
+        Assert.Equal("/health", S((YamlMappingNode)container.Children[new YamlScalarNode("readinessProbe")], "httpGet", "path"));
+        SiloHostOptionsValidator.ThrowIfInvalid(silo, new WebOptions { Url = settings["CycleLock__Web__Url"], Password = settings["CycleLock__Web__Password"] }, settings["CycleLock__ConnectionString"]);
+    }
+
+    [Fact]
+    public void Compose_TwoSilosAndPostgres_SettingsAndPortsAgree()
+    {
+        var text = File.ReadAllText(Deploy("compose.yaml"));
+        Assert.Contains("UNTESTED HERE", text, StringComparison.Ordinal);
+        var root = Load(Deploy("compose.yaml")).Single();
+        var services = (YamlMappingNode)root.Children[new YamlScalarNode("services")];
+        var names = services.Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet();
+        Assert.Contains("postgres", names);
+        Assert.Contains("migrate", names);
+        var silos = names.Where(n => n.StartsWith("silo", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, silos.Count);
+        foreach (var name in silos)
+        {
+            var silo = (YamlMappingNode)services.Children[new YamlScalarNode(name)];
+            var env = Environment(silo);
+            foreach (var (key, value) in env)
+            {
+                CheckSetting("compose.yaml", key, value);
+            }
+
+            var options = Silo(env);
+            var published = ((YamlSequenceNode)silo.Children[new YamlScalarNode("ports")]).Select(p => ((YamlScalarNode)p).Value!).ToList();
+            Assert.Contains(published, p => p.StartsWith("127.0.0.1:", StringComparison.Ordinal) && p.EndsWith(":" + options.GatewayPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+            Assert.Contains(published, p => p.EndsWith(":" + WebPort(env).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+            foreach (var dependency in ((YamlMappingNode)silo.Children[new YamlScalarNode("depends_on")]).Children.Keys)
+            {
+                Assert.Contains(((YamlScalarNode)dependency).Value!, names);
+            }
+
+            SiloHostOptionsValidator.ThrowIfInvalid(options, new WebOptions { Url = env["CycleLock__Web__Url"], Password = env.GetValueOrDefault("CycleLock__Web__Password") }, env["CycleLock__ConnectionString"]);
+        }
+
+        var migrate = (YamlMappingNode)services.Children[new YamlScalarNode("migrate")];
+        Assert.Equal("migrate", ((YamlScalarNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("command")])[0]).Value);
+    }
+
+    private static Dictionary<string, string> Environment(YamlMappingNode service)
+    {
+        var env = new Dictionary<string, string>();
+        var node = (YamlMappingNode)service.Children[new YamlScalarNode("environment")];
+        foreach (var (key, value) in node.Children)
+        {
+            var name = ((YamlScalarNode)key).Value!;
+            if (name == "<<" && value is YamlMappingNode merged)
+            {
+                foreach (var (k, v) in merged.Children)
+                {
+                    env.TryAdd(((YamlScalarNode)k).Value!, ((YamlScalarNode)v).Value!);
+                }
+            }
+            else
+            {
+                env[name] = ((YamlScalarNode)value).Value!;
+            }
+        }
+
+        return env;
+    }
+
+    private static List<YamlMappingNode> Load(string path)
+    {
+        var stream = new YamlStream();
+        using var reader = new StringReader(File.ReadAllText(path));
+        stream.Load(reader);
+        return [.. stream.Documents.Select(d => (YamlMappingNode)d.RootNode)];
+    }
+
+    private static YamlNode Node(YamlMappingNode node, params string[] path) =>
+        Find(node, path) ?? throw new KeyNotFoundException($"no {string.Join(".", path)}");
+
+    private static YamlNode? Find(YamlMappingNode node, params string[] path)
+    {
+        YamlNode? current = node;
+        foreach (var step in path)
+        {
+            if (current is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(step), out current))
+            {
+                return null;
+            }
+        }
+
+        return current;
+    }
+
+    private static string? S(YamlMappingNode node, params string[] path) => (Find(node, path) as YamlScalarNode)?.Value;
+
+    private static Dictionary<string, string> Map(YamlMappingNode node, string key) =>
+        ((YamlMappingNode)node.Children[new YamlScalarNode(key)]).Children.ToDictionary(e => ((YamlScalarNode)e.Key).Value!, e => ((YamlScalarNode)e.Value).Value!);
+}

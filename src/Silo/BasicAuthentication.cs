@@ -3,7 +3,7 @@ using System.Text;
 
 namespace CycleLock.Silo;
 
-/// <summary>HTTP basic authentication for the dashboard, the lease view and the admin endpoints, when a
+/// <summary>HTTP basic authentication for the dashboard and the lease view (every path but the probes), when a
 /// password is configured (<see cref="WebOptions.Password"/>). <c>/health</c> and <c>/metrics</c> stay open
 /// for probes and scrapers.</summary>
 internal static class BasicAuthentication
@@ -15,7 +15,7 @@ internal static class BasicAuthentication
             return app;
         }
 
-        var expected = Encoding.UTF8.GetBytes($"{web.User}:{web.Password}");
+        var expected = SHA256.HashData(Encoding.UTF8.GetBytes($"{web.User}:{web.Password}"));
         return app.Use(async (context, next) =>
         {
             var path = context.Request.Path;
@@ -39,7 +39,8 @@ internal static class BasicAuthentication
 
         try
         {
-            var given = Convert.FromBase64String(header["Basic ".Length..].Trim());
+            // Hashes of equal length: the comparison reveals neither the password nor its length.
+            var given = SHA256.HashData(Convert.FromBase64String(header["Basic ".Length..].Trim()));
             return CryptographicOperations.FixedTimeEquals(given, expected);
         }
         catch (FormatException)

@@ -20,7 +20,8 @@ internal sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealth
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
         {
-            return HealthCheckResult.Unhealthy($"the lease store did not answer: {e.GetType().Name}: {e.Message}");
+            // Open to probes: the type and SQLSTATE only, never the message (it names hosts and users).
+            return HealthCheckResult.Unhealthy($"the lease store did not answer ({e.GetType().Name}{(e is PostgresException p ? " " + p.SqlState : string.Empty)})");
         }
     }
 }
@@ -33,7 +34,7 @@ internal sealed class MembershipHealthCheck(IClusterMembershipService membership
         var snapshot = membership.CurrentSnapshot;
         var active = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToString()).ToList();
         var self = snapshot.GetSiloStatus(local.SiloAddress);
-        var data = new Dictionary<string, object> { ["active"] = active, ["self"] = self.ToString(), ["version"] = snapshot.Version.Value };
+        var data = new Dictionary<string, object> { ["active"] = active.Count, ["self"] = self.ToString(), ["version"] = snapshot.Version.Value };
         return Task.FromResult(self == SiloStatus.Active
             ? HealthCheckResult.Healthy($"{active.Count} active silo(s)", data)
             : HealthCheckResult.Unhealthy($"this silo is {self}", data: data));

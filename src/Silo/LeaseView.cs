@@ -84,9 +84,15 @@ internal static class LeaseView
           function cell(row, value, cls) { const td = row.insertCell(); td.textContent = value; if (cls) td.className = cls; return td; }
           async function refresh() {
             try {
-              const response = await fetch('/leases/data');
-              if (!response.ok) throw new Error(response.status + ' ' + response.statusText);
-              const locks = await response.json();
+              const locks = [];
+              for (let after = null; ;) {
+                const response = await fetch('/leases/data' + (after === null ? '' : '?after=' + encodeURIComponent(after)));
+                if (!response.ok) throw new Error(response.status + ' ' + response.statusText);
+                const page = await response.json();
+                locks.push(...page);
+                if (page.length < 1000) break;
+                after = page[page.length - 1].name;
+              }
               const body = document.getElementById('locks');
               body.replaceChildren();
               for (const l of locks) {

@@ -30,9 +30,11 @@ try
     await app.RunAsync();
     return 0;
 }
-catch (Exception e) when (e is SiloConfigurationException or OptionsValidationException)
+catch (Exception e) when (e is SiloConfigurationException or OptionsValidationException
+                           || (e is AggregateException all && all.InnerExceptions.All(i => i is OptionsValidationException)))
 {
     // A bad value stops the start with a message naming the key.
-    await Console.Error.WriteLineAsync($"cyclelock-silo: {e.Message}");
+    var message = e is AggregateException many ? string.Join(" ", many.InnerExceptions.Select(i => i.Message)) : e.Message;
+    await Console.Error.WriteLineAsync($"cyclelock-silo: {message}");
     return 2;
 }

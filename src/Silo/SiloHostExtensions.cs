@@ -32,10 +32,20 @@ public static class SiloHostExtensions
         {
             configuration.GetSection("CycleLock:Silo").Bind(host);
             configuration.GetSection("CycleLock:Web").Bind(web);
+
+            // Bound here once too, so an unparsable value in any section stops the start naming its key.
+            configuration.GetSection("CycleLock:Locks").Bind(new CycleLockOptions());
+            configuration.GetSection("CycleLock:Store").Bind(new CycleLock.Persistence.LeaseStoreOptions());
+            configuration.GetSection("CycleLock:Resilience").Bind(new DatabaseResilienceOptions());
         }
         catch (InvalidOperationException e)
         {
             throw new SiloConfigurationException($"Invalid CycleLock silo configuration: {e.Message}", e);
+        }
+
+        if (configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            throw new SiloConfigurationException("Invalid CycleLock silo configuration: Kestrel:Endpoints is set (rule: bind the web host with CycleLock:Web:Url, so the loopback and authentication rules see the real address).");
         }
 
         var connectionString = configuration["CycleLock:ConnectionString"];
@@ -57,8 +67,14 @@ public static class SiloHostExtensions
                 });
                 if (host.Kubernetes)
                 {
-                    // The pod's name, IP and the ServiceId/ClusterId labels come from the Deployment (deploy/kubernetes).
+                    // The pod's name, IP and the ServiceId/ClusterId labels come from the Deployment (deploy/kubernetes);
+                    // the ports stay the configured ones.
                     silo.UseKubernetesHosting();
+                    silo.Configure<EndpointOptions>(o =>
+                    {
+                        o.SiloPort = host.SiloPort;
+                        o.GatewayPort = host.GatewayPort;
+                    });
                 }
                 else
                 {
@@ -96,15 +112,16 @@ public static class SiloHostExtensions
 
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database")
-            .AddCheck<MembershipHealthCheck>("membership");
+            .AddCheck<MembershipHealthCheck>("membership", tags: ["live"]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CycleLockMeter.Name)
             .AddPrometheusExporter());
         return builder;
     }
 
-    /// <summary>Maps the dashboard (<c>/dashboard</c>), the lease view (<c>/leases</c>), <c>/health</c> and
-    /// <c>/metrics</c> (Prometheus), behind basic authentication when a password is configured.</summary>
+    /// <summary>Maps the dashboard (<c>/dashboard</c>), the lease view (<c>/leases</c>), <c>/health</c> (readiness:
+    /// database and membership), <c>/health/live</c> (membership only) and <c>/metrics</c> (Prometheus); the
+    /// dashboard and the lease view sit behind basic authentication when a password is configured.</summary>
     public static WebApplication MapCycleLockEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -112,6 +129,9 @@ public static class SiloHostExtensions
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapLeaseView();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
+
+        // Liveness is membership only: a database outage must not get silos restarted (leases outlive it).
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { ResponseWriter = WriteHealthAsync, Predicate = check => check.Tags.Contains("live") });
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/", () => Results.Redirect("/leases"));
         return app;

@@ -15,6 +15,23 @@ public static class SiloHostOptionsValidator
         {
             failures.Add("CycleLock:ConnectionString is not set (rule: a PostgreSQL connection string, e.g. the environment variable CycleLock__ConnectionString).");
         }
+        else
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            }
+            catch (ArgumentException e)
+            {
+                // The message names the offending keyword, never the value (it may hold the password).
+                failures.Add($"CycleLock:ConnectionString is not a valid PostgreSQL connection string ({e.Message.Split('\n')[0]}).");
+            }
+        }
+
+        if (silo.Kubernetes && silo.Clustering != "AdoNet")
+        {
+            failures.Add($"CycleLock:Silo:Kubernetes = true needs CycleLock:Silo:Clustering = AdoNet (it is '{silo.Clustering}').");
+        }
 
         if (string.IsNullOrWhiteSpace(silo.ServiceId) || silo.ServiceId.Length > 150)
         {
@@ -59,7 +76,11 @@ public static class SiloHostOptionsValidator
         }
         else if (!IsLoopback(url) && string.IsNullOrEmpty(web.Password))
         {
-            failures.Add($"CycleLock:Web:Url = '{web.Url}' is not a loopback address and CycleLock:Web:Password is not set (rule: the dashboard, lease view and admin endpoints require authentication when exposed).");
+            failures.Add($"CycleLock:Web:Url = '{web.Url}' is not a loopback address and CycleLock:Web:Password is not set (rule: the dashboard and the lease view require authentication when exposed).");
+        }
+        else if (!IsLoopback(url) && url.Scheme == "http" && !web.AllowPlainHttp)
+        {
+            failures.Add($"CycleLock:Web:Url = '{web.Url}' would send the password in clear text (rule: https, or CycleLock:Web:AllowPlainHttp = true when TLS terminates in front of the silo).");
         }
 
         if (failures.Count > 0)

@@ -13,7 +13,11 @@ public sealed class WebOptions
     /// <summary>The operator user for HTTP basic authentication. Default <c>operator</c>.</summary>
     public string User { get; set; } = "operator";
 
-    /// <summary>The operator password. When set, the dashboard, the lease view and the admin endpoints
-    /// require it; it must be set when <see cref="Url"/> is not a loopback address. Default none.</summary>
+    /// <summary>Serve the password-protected web host over plain http on a non-loopback address, because TLS
+    /// terminates in front of the silo (an ingress, a sidecar). Default false.</summary>
+    public bool AllowPlainHttp { get; set; }
+
+    /// <summary>The operator password. When set, the dashboard and the lease view require it (HTTP basic
+    /// authentication); it must be set when <see cref="Url"/> is not a loopback address. Default none.</summary>
     public string? Password { get; set; }
 }

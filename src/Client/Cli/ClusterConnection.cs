@@ -54,7 +54,16 @@ internal static class ClusterConnection
             var colon = value.LastIndexOf(':');
             if (colon > 0 && int.TryParse(value[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and <= 65535)
             {
-                var addresses = Dns.GetHostAddresses(value[..colon]);
+                IPAddress[] addresses;
+                try
+                {
+                    addresses = Dns.GetHostAddresses(value[..colon]);
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    throw new ClusterUnreachableException($"Gateway host '{value[..colon]}' does not resolve: {e.Message}", e);
+                }
+
                 if (addresses.Length > 0)
                 {
                     return new IPEndPoint(addresses[0], port);
@@ -83,6 +92,9 @@ internal static class ClusterConnection
                     o.ClusterId = clusterId;
                 });
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+
+                // Longer than the grain's force-release budget (30 s), so a slow force-release is answered.
+                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(45));
                 client.UseConnectionRetryFilter((_, _) => Task.FromResult(false));
             },
             options => options.HolderLabel = label);

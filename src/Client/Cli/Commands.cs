@@ -150,7 +150,10 @@ internal static class Commands
         {
             var name = LockName.Normalize(parse.GetValue(LockArgument)!);
             var lease = Seconds(parse.GetValue(ttl), "--ttl");
-            var result = await locks.AcquireAsync(name, lease, Seconds(parse.GetValue(wait), "--wait", allowZero: true), token);
+            var patience = Seconds(parse.GetValue(wait), "--wait", allowZero: true);
+            var hold = parse.GetValue(duration);
+            var holdFor = double.IsPositiveInfinity(hold) ? Timeout.InfiniteTimeSpan : Seconds(hold, "--for"); // checked before anything is sent
+            var result = await locks.AcquireAsync(name, lease, patience, token);
             if (result.Handle is not { } handle)
             {
                 await Console.Error.WriteLineAsync($"cyclelock: not acquired: {result}");
@@ -161,11 +164,10 @@ internal static class Commands
             {
                 Console.WriteLine($"epoch={handle.Epoch}");
                 Console.Out.Flush();
-                var hold = parse.GetValue(duration);
                 using var until = CancellationTokenSource.CreateLinkedTokenSource(token, handle.LostToken);
                 try
                 {
-                    await Task.Delay(double.IsPositiveInfinity(hold) ? Timeout.InfiniteTimeSpan : Seconds(hold, "--for"), until.Token);
+                    await Task.Delay(holdFor, until.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -223,6 +225,12 @@ internal static class Commands
         {
             await Console.Error.WriteLineAsync($"cyclelock: {e.Message}");
             return ExitCodes.Unreachable;
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or OperationCanceledException && !token.IsCancellationRequested)
+        {
+            // The call may still complete on the silo (a force-release in doubt is retried there until it settles).
+            await Console.Error.WriteLineAsync($"cyclelock: no answer ({e.GetType().Name}: {e.Message}); the outcome is unknown: run 'cyclelock inspect' before retrying");
+            return ExitCodes.Unknown;
         }
     }
 }

@@ -18,5 +18,8 @@ internal static class ExitCodes
     /// <summary>The cluster could not be reached.</summary>
     public const int Unreachable = 4;
 
-    public const string Help = "exit codes: 0 done, 1 not acquired/lost/failed, 2 bad arguments (nothing sent), 3 refused (wrong epoch, not held, not dead; nothing changed), 4 cluster unreachable";
+    /// <summary>A call got no answer: it may still take effect; inspect before retrying.</summary>
+    public const int Unknown = 5;
+
+    public const string Help = "exit codes: 0 done, 1 not acquired/lost/failed, 2 bad arguments (nothing sent), 3 refused (wrong epoch, not held, not dead; nothing changed), 4 cluster unreachable, 5 no answer (outcome unknown: inspect before retrying)";
 }

@@ -354,11 +354,12 @@ public sealed class LockHandle : IAsyncDisposable
         while (!_stop.IsCancellationRequested && IsLive())
         {
             // Next keep-alive at send + min(interval, vf/2), floor 50 ms.
-            // After a failed call (a silo died, the gateway is gone) retry sooner, backing off from 250 ms up
-            // to the normal cadence: recovery then takes about the failover time, not failover + interval.
+            // After a failed call (a silo died, the gateway is gone) retry sooner — 250 ms, doubling to at most
+            // 1 s (never slower than the normal cadence): recovery then takes about the failover time, not
+            // failover + interval.
             var cadence = failures == 0
                 ? Max(Min(interval, _lastValidFor / 2), MinInterval)
-                : Min(Max(Min(interval, _lastValidFor / 2), MinInterval), TimeSpan.FromMilliseconds((125 << Math.Min(failures, 8)) * (0.75 + (Random.Shared.NextDouble() / 2))));
+                : Min(Max(Min(interval, _lastValidFor / 2), MinInterval), TimeSpan.FromMilliseconds((125 << Math.Min(failures, 3)) * (0.75 + (Random.Shared.NextDouble() / 2))));
             var wait = Min(cadence - _time.GetElapsedTime(lastSend), _validity.Remaining);
             if (wait > TimeSpan.Zero)
             {

@@ -96,11 +96,13 @@ public sealed class CliTests(SiloHostFixture fixture)
     [InlineData("hold", "some/lock", "--ttl", "-5")]
     [InlineData("list", "--max", "0")]
     [InlineData("inspect", " leading-space")]
-    public async Task BadArguments_ExitTwo_WithAClearError(params string[] args)
+    [InlineData("hold", "some/lock", "--ttl", "10", "--for", "-5")]
+    public async Task BadArguments_ExitTwo_WithAClearError_NothingSent(params string[] args)
     {
         var result = await Cli(args);
         Assert.True(result.Code == 2, $"{string.Join(' ', args)}: exit {result.Code}, stderr: {result.Err}");
         Assert.StartsWith("cyclelock:", result.Err.TrimStart(), StringComparison.Ordinal);
+        Assert.Equal("none", (await RowAsync("some/lock")).State);
     }
 
     [Fact]

@@ -102,10 +102,10 @@ public sealed class DeployFilesTests
     [Fact]
     public void Kubernetes_Manifests_AgreeWithEachOtherAndWithTheSiloOptions()
     {
-        var docs = new[] { "configmap.yaml", "secret.yaml", "deployment.yaml", "service.yaml" }
+        var docs = new[] { "configmap.yaml", "secret.yaml", "deployment.yaml", "service.yaml", "migrate-job.yaml" }
             .SelectMany(f => Load(Deploy("kubernetes/" + f)).Select(d => (File: f, Doc: d)))
             .ToList();
-        Assert.All(new[] { "configmap.yaml", "secret.yaml", "deployment.yaml", "service.yaml" }, f =>
+        Assert.All(new[] { "configmap.yaml", "secret.yaml", "deployment.yaml", "service.yaml", "migrate-job.yaml" }, f =>
             Assert.Contains("UNTESTED HERE", File.ReadAllText(Deploy("kubernetes/" + f)), StringComparison.Ordinal));
         YamlMappingNode Kind(string kind) => docs.Single(d => S(d.Doc, "kind") == kind).Doc;
 
@@ -150,7 +150,15 @@ public sealed class DeployFilesTests
         Assert.Contains("orleans/clusterId", labels.Keys);
         Assert.Equal("true", settings["CycleLock__Silo__Kubernetes"]);
         Assert.Equal("/health", S((YamlMappingNode)container.Children[new YamlScalarNode("readinessProbe")], "httpGet", "path"));
-        SiloHostOptionsValidator.ThrowIfInvalid(silo, new WebOptions { Url = settings["CycleLock__Web__Url"], Password = settings["CycleLock__Web__Password"] }, settings["CycleLock__ConnectionString"]);
+        Assert.Equal("/health/live", S((YamlMappingNode)container.Children[new YamlScalarNode("livenessProbe")], "httpGet", "path"));
+        SiloHostOptionsValidator.ThrowIfInvalid(silo, new WebOptions { Url = settings["CycleLock__Web__Url"], Password = settings["CycleLock__Web__Password"], AllowPlainHttp = settings["CycleLock__Web__AllowPlainHttp"] == "true" }, settings["CycleLock__ConnectionString"]);
+
+        // The schema job runs the silo program's migrate mode with the same Secret.
+        var job = Kind("Job");
+        var migrate = (YamlMappingNode)((YamlSequenceNode)Node(job, "spec", "template", "spec", "containers"))[0];
+        Assert.Equal("migrate", ((YamlScalarNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("args")])[0]).Value);
+        Assert.Equal(S(container, "image"), S(migrate, "image"));
+        Assert.Equal(S(secret, "metadata", "name"), S((YamlMappingNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("envFrom")])[0], "secretRef", "name"));
     }
 
     [Fact]
@@ -183,7 +191,7 @@ public sealed class DeployFilesTests
                 Assert.Contains(((YamlScalarNode)dependency).Value!, names);
             }
 
-            SiloHostOptionsValidator.ThrowIfInvalid(options, new WebOptions { Url = env["CycleLock__Web__Url"], Password = env.GetValueOrDefault("CycleLock__Web__Password") }, env["CycleLock__ConnectionString"]);
+            SiloHostOptionsValidator.ThrowIfInvalid(options, new WebOptions { Url = env["CycleLock__Web__Url"], Password = env.GetValueOrDefault("CycleLock__Web__Password"), AllowPlainHttp = env.GetValueOrDefault("CycleLock__Web__AllowPlainHttp") == "true" }, env["CycleLock__ConnectionString"]);
         }
 
         var migrate = (YamlMappingNode)services.Children[new YamlScalarNode("migrate")];

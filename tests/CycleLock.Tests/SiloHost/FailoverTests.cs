@@ -94,6 +94,15 @@ public sealed class FailoverTests(SiloHostFixture fixture)
                 Assert.DoesNotContain($"127.0.0.1:{victim}:", row.Activation, StringComparison.Ordinal);
             }
 
+            // A graceful stop (SIGTERM) of a second silo releases nothing either: its leases are served by the last one.
+            var stopped = Stopwatch.GetTimestamp();
+            Assert.Equal(0, await silos[1].StopAsync(TimeSpan.FromSeconds(30)));
+            await WaitAsync(() => handles.All(h => h.LastConfirmedSendTimestamp > stopped), TimeSpan.FromSeconds(30), "every lock answered after the graceful stop");
+            TestContext.Current.SendDiagnosticMessage($"graceful stop of a second silo: every lock answered held again after {Seconds(stopped):0.0} s");
+            Assert.All(handles, h => Assert.False(h.LostToken.IsCancellationRequested, $"{h.Name} fired LostToken after the graceful stop: {h.EndReason}"));
+            var last = await RowsAsync(postgres, serviceId);
+            Assert.All(handles, h => Assert.True(last[h.Name] is { State: "held", Live: true } row && row.Epoch == h.Epoch && row.Holder == h.HolderId, $"{h.Name}: {last[h.Name]}"));
+
             await using var ends = postgres.DataSource.CreateCommand("SELECT count(*) FROM cyclelock.history WHERE service_id = $1 AND is_end");
             ends.Parameters.Add(new NpgsqlParameter { Value = serviceId });
             Assert.Equal(0L, (long)(await ends.ExecuteScalarAsync())!);
@@ -113,6 +122,16 @@ public sealed class FailoverTests(SiloHostFixture fixture)
     }
 
     private static double Seconds(long since) => Stopwatch.GetElapsedTime(since).TotalSeconds;
+
+    private static async Task WaitAsync(Func<bool> condition, TimeSpan within, string what)
+    {
+        var until = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
+        while (!condition())
+        {
+            Assert.True(Stopwatch.GetTimestamp() < until, $"timed out after {within}: {what}");
+            await Task.Delay(100);
+        }
+    }
 
     private static async Task<bool> IsDeadAsync(PostgresFixture postgres, string clusterId, int siloPort)
     {

@@ -40,6 +40,7 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
         {
             ["CycleLock:Web:User"] = User,
             ["CycleLock:Web:Password"] = Password,
+            ["Logging:LogLevel:CycleLock"] = "Debug",
         });
         await Silo.WaitHealthyAsync(TimeSpan.FromSeconds(90));
         _client = await ConnectAsync(ServiceId, [Silo.GatewayPort], "host-tests");

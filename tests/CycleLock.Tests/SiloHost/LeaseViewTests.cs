@@ -45,7 +45,7 @@ public sealed class LeaseViewTests(SiloHostFixture fixture)
     public async Task WithAPasswordConfigured_UnauthenticatedRequestsAreRefused_HealthAndMetricsStayOpen()
     {
         using var http = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl) };
-        foreach (var path in new[] { "/leases", "/leases/data", "/dashboard", "/leases/history?name=x" })
+        foreach (var path in new[] { "/", "/leases", "/leases/data", "/leases/history?name=x", "/dashboard", "/dashboard/ClusterStats", "/dashboard/Trace", "/dashboard/index.min.js" })
         {
             var anonymous = await http.GetAsync(path);
             Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"{path}: {anonymous.StatusCode}");
@@ -69,6 +69,12 @@ public sealed class LeaseViewTests(SiloHostFixture fixture)
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("cyclelock_acquires", metrics, StringComparison.Ordinal);
         Assert.Contains("cyclelock_db_attempts", metrics, StringComparison.Ordinal);
+        Assert.True((await http.GetAsync("/health/live")).IsSuccessStatusCode);
+
+        // Neither the password nor the connection string ever reaches the silo's output (logged at Debug for CycleLock).
+        Assert.DoesNotContain(SiloHostFixture.Password, fixture.Silo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(fixture.Postgres.ConnectionString, fixture.Silo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Username=postgres", fixture.Silo.Output, StringComparison.Ordinal);
     }
 
     private static async Task<string?> WaitForAsync(HeadlessChromium browser, string expression, Func<string?, bool> done)

@@ -13,6 +13,9 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
     [InlineData("CycleLock:Web:Url", "http://0.0.0.0:18080", "CycleLock:Web:Password is not set")]
     [InlineData("CycleLock:Locks:HolderTimeoutFraction", "0.1", "CycleLock:Locks:HolderTimeoutFraction")]
     [InlineData("CycleLock:Silo:ProbeTimeout", "banana", "CycleLock:Silo:ProbeTimeout")]
+    [InlineData("CycleLock:Store:GrantLockTimeout", "soon", "CycleLock:Store:GrantLockTimeout")]
+    [InlineData("CycleLock:Silo:Kubernetes", "true", "CycleLock:Silo:Kubernetes = true needs CycleLock:Silo:Clustering = AdoNet")]
+    [InlineData("CycleLock:ConnectionString", "Hots=nowhere;Pasword=secret", "CycleLock:ConnectionString is not a valid PostgreSQL connection string")]
     public async Task InvalidSetting_StopsTheStart_NamingTheKey(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string> { [key] = value };
@@ -21,11 +24,12 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
             settings["CycleLock:Locks:RenewFraction"] = "0.3"; // ht = 0.1 TTL is not above P = 0.3 TTL
         }
 
-        var connection = key == "CycleLock:ConnectionString" ? string.Empty : fixture.Postgres.ConnectionString;
+        var connection = key == "CycleLock:ConnectionString" ? value : fixture.Postgres.ConnectionString;
         await using var silo = SiloProcess.Start(connection, "bad-config-" + Guid.NewGuid().ToString("N")[..6], settings);
         var code = await silo.WaitForExitAsync(TimeSpan.FromSeconds(60));
         TestContext.Current.SendDiagnosticMessage($"{key}={value}: exit {code}: {silo.Output.Trim()}");
-        Assert.NotEqual(0, code);
+        Assert.Equal(2, code);
         Assert.Contains(expected, silo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", silo.Output, StringComparison.Ordinal); // a connection string's values never reach the output
     }
 }

@@ -71,3 +71,28 @@ cyclelock_http_ok() {
     IFS= read -r -t 5 status <&3 || exit 1
     case "$status" in *" 200 "*) exit 0 ;; *) exit 1 ;; esac ) 2>/dev/null
 }
+
+# Starts (or reuses) a PostgreSQL cluster in DIR on a free loopback port, synchronous_commit on, and
+# exports CYCLELOCK_CONNECTION. Runs it as the postgres user when root.
+cyclelock_start_local_pg() {
+  local pgdir=$1 bin port
+  bin=$(cyclelock_pg_bin)
+  if [ ! -f "$pgdir/data/PG_VERSION" ]; then
+    rm -rf "$pgdir"; mkdir -p "$pgdir"
+    [ "$(id -u)" -eq 0 ] && chown -R postgres "$pgdir"
+    cyclelock_as_pg "$bin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+  fi
+  port=$(cat "$pgdir/port" 2>/dev/null || true)
+  if ! cyclelock_as_pg "$bin/pg_ctl" -D "$pgdir/data" status >/dev/null 2>&1; then
+    port=$(cyclelock_free_port)
+    echo "$port" > "$pgdir/port.tmp" && mv "$pgdir/port.tmp" "$pgdir/port"
+    cyclelock_as_pg "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/pg.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir -c synchronous_commit=on -c max_connections=200" start >/dev/null
+  fi
+  export CYCLELOCK_CONNECTION="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
+  echo "PostgreSQL: 127.0.0.1:$port (data in $pgdir)"
+}
+
+cyclelock_stop_local_pg() {
+  cyclelock_as_pg "$(cyclelock_pg_bin)/pg_ctl" -D "$1/data" -m fast stop >/dev/null 2>&1 || true
+}

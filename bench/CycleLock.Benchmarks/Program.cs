@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using CycleLock;
+using CycleLock.Benchmarks;
+using CycleLock.Client;
+using CycleLock.Persistence;
+using Medallion.Threading.Postgres;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Orleans.Configuration;
+
+// CycleLock benchmarks: every scenario against its baselines in the same run, same PostgreSQL, same pool size.
+// usage: CycleLock.Benchmarks --connection CS [--pgbench PATH] [--smoke] [--json FILE]
+var smoke = args.Contains("--smoke");
+string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+var connection = Arg("--connection") ?? Environment.GetEnvironmentVariable("CYCLELOCK_CONNECTION")
+    ?? throw new ArgumentException("--connection is required (a PostgreSQL connection string; bench/run.sh starts one).");
+var pooled = new NpgsqlConnectionStringBuilder(connection) { MaxPoolSize = 16 }.ConnectionString;
+var serviceId = "bench-" + Guid.NewGuid().ToString("N")[..8];
+var results = new List<Measurement>();
+var checks = new List<string>();
+
+await using (var migrate = NpgsqlDataSource.Create(connection))
+{
+    await MigrationRunner.MigrateAsync(migrate);
+}
+
+await using var dataSource = NpgsqlDataSource.Create(pooled);
+var raw = new RawStore(dataSource, serviceId);
+var settings = new Dictionary<string, string>();
+foreach (var setting in new[] { "server_version", "synchronous_commit", "fsync", "shared_buffers", "max_connections" })
+{
+    await using var show = dataSource.CreateCommand($"SHOW {setting}");
+    settings[setting] = (string)(await show.ExecuteScalarAsync())!;
+}
+
+Console.WriteLine($"CycleLock benchmarks ({(smoke ? "smoke mode: tiny sizes, no targets" : "full")}) — {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
+Console.WriteLine("PostgreSQL: " + string.Join(", ", settings.Select(s => $"{s.Key}={s.Value}")) + "; pool size 16 for the silo and the baselines");
+
+await using var silo = await SiloProcess.StartAsync(pooled, serviceId);
+var builder = Host.CreateApplicationBuilder();
+builder.Logging.ClearProviders();
+builder.AddCycleLockClient(
+    c =>
+    {
+        c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, silo.GatewayPort));
+        c.Configure<ClusterOptions>(o =>
+        {
+            o.ServiceId = serviceId;
+            o.ClusterId = "bench";
+        });
+    },
+    o => o.HolderLabel = "bench");
+using var host = builder.Build();
+await host.StartAsync();
+var client = host.Services.GetRequiredService<IClusterClient>();
+var locks = host.Services.GetRequiredService<CycleLockClient>();
+var ttl = TimeSpan.FromSeconds(30);
+var forever = TimeSpan.FromMinutes(10);
+
+// ---- B1: acquire + release throughput and latency, 16 workers over 10 000 locks (warm pass, then measured).
+var b1Workers = smoke ? 4 : 16;
+var b1Locks = smoke ? 200 : 10_000;
+async Task Pass(string variant, string prefix, Func<string, Task> op, bool record)
+{
+    var m = await Measurement.RunAsync("B1 acquire+release", variant, b1Workers, b1Locks, forever, (_, i) => op($"{prefix}/{i}"));
+    if (record)
+    {
+        results.Add(m);
+    }
+}
+
+async Task GrainOp(string name)
+{
+    var result = await locks.TryAcquireAsync(name, ttl);
+    await result.Handle!.ReleaseAsync();
+    await result.Handle.DisposeAsync();
+}
+
+var rawKey = LeaseKey.New().Hash();
+async Task RawOp(string name)
+{
+    var holder = Guid.NewGuid();
+    var epoch = await raw.AcquireAsync(name, holder, rawKey, ttl);
+    await raw.ReleaseAsync(name, holder, rawKey, epoch);
+}
+
+await Pass("grains (SDK)", "b1-grain", GrainOp, record: false);
+await Pass("grains (SDK)", "b1-grain", GrainOp, record: true);
+await Pass("raw Npgsql (same SQL)", "b1-raw", RawOp, record: false);
+await Pass("raw Npgsql (same SQL)", "b1-raw", RawOp, record: true);
+var advisory = new PostgresDistributedSynchronizationProvider(pooled);
+await Pass("DistributedLock.Postgres (advisory)", "b1-dl", async name =>
+{
+    await using var handle = await advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
+}, record: false);
+await Pass("DistributedLock.Postgres (advisory)", "b1-dl", async name =>
+{
+    await using var handle = await advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
+}, record: true);
+var grainCounts = await raw.CountsAsync("b1-grain/");
+var rawCounts = await raw.CountsAsync("b1-raw/");
+checks.Add($"B1 grains: {grainCounts.Grants} grants and {grainCounts.Releases} releases in history for {2 * b1Locks} operations");
+checks.Add($"B1 raw: {rawCounts.Grants} grants and {rawCounts.Releases} releases in history for {2 * b1Locks} operations");
+if (grainCounts != (2L * b1Locks, 2L * b1Locks) || rawCounts != (2L * b1Locks, 2L * b1Locks))
+{
+    throw new InvalidOperationException("B1: history does not match the operations counted (write-behind or answers from memory?)");
+}
+
+if (Arg("--pgbench") is { } pgbench && File.Exists(pgbench))
+{
+    results.Add(await PgBench.RunAsync(pgbench, connection, serviceId, b1Workers, smoke ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(15)));
+}
+else
+{
+    checks.Add("B1 pgbench: skipped (no --pgbench)");
+}
+
+// ---- B2: keep-alive throughput through grains vs a no-op grain call vs the raw single-row renew, 64 callers.
+var b2Callers = smoke ? 8 : 64;
+var b2Duration = smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(8);
+var held = new List<(ICycleLockGrain Grain, KeepAliveRequest Request)>();
+for (var i = 0; i < b2Callers; i++)
+{
+    var grain = client.GetGrain<ICycleLockGrain>($"b2-grain/{i}");
+    var request = new AcquireRequest(Guid.NewGuid(), "bench-b2", LeaseKey.New(), TimeSpan.FromMinutes(5));
+    var reply = await grain.TryAcquireAsync(request);
+    held.Add((grain, new KeepAliveRequest(request.HolderId, request.Key, reply.Epoch)));
+}
+
+var pings = Enumerable.Range(0, b2Callers).Select(i => client.GetGrain<IPingGrain>($"b2-ping/{i}")).ToArray();
+var rawHeld = new List<(string Name, Guid Holder, long Epoch)>();
+for (var i = 0; i < b2Callers; i++)
+{
+    var holder = Guid.NewGuid();
+    rawHeld.Add(($"b2-raw/{i}", holder, await raw.AcquireAsync($"b2-raw/{i}", holder, rawKey, TimeSpan.FromMinutes(5))));
+}
+
+await Measurement.RunAsync("warm-up", "-", b2Callers, long.MaxValue, TimeSpan.FromSeconds(1), async (c, _) => { await held[c].Grain.KeepAliveAsync(held[c].Request); await pings[c].PingAsync(); });
+results.Add(await Measurement.RunAsync("B2 keep-alive", "grains (KeepAlive)", b2Callers, long.MaxValue, b2Duration, async (c, _) =>
+{
+    var reply = await held[c].Grain.KeepAliveAsync(held[c].Request);
+    if (reply.Status != KeepAliveStatus.Held)
+    {
+        throw new InvalidOperationException($"keep-alive answered {reply.Status}");
+    }
+}));
+results.Add(await Measurement.RunAsync("B2 keep-alive", "no-op grain call", b2Callers, long.MaxValue, b2Duration, async (c, _) => await pings[c].PingAsync()));
+results.Add(await Measurement.RunAsync("B2 keep-alive", "raw single-row renew", b2Callers, long.MaxValue, b2Duration, (c, _) => raw.RenewAsync(rawHeld[c].Name, rawHeld[c].Holder, rawHeld[c].Epoch, TimeSpan.FromMinutes(5))));
+
+// ---- B5: uncontended acquire latency, cold (the first call activates the grain) and warm, vs raw SQL.
+var b5Count = smoke ? 50 : 500;
+async Task<Measurement> Sequential(string variant, Func<int, Task<Func<Task>>> acquire)
+{
+    var latencies = new double[b5Count];
+    var watch = Stopwatch.StartNew();
+    for (var i = 0; i < b5Count; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var release = await acquire(i);
+        latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        await release();
+    }
+
+    Array.Sort(latencies);
+    return new Measurement("B5 uncontended acquire", variant, b5Count, watch.Elapsed, Measurement.Percentile(latencies, 0.5), Measurement.Percentile(latencies, 0.99), "one caller; latency of the acquire alone");
+}
+
+async Task<Func<Task>> GrainAcquire(string name)
+{
+    var result = await locks.TryAcquireAsync(name, ttl);
+    return async () => await result.Handle!.DisposeAsync();
+}
+
+results.Add(await Sequential("grains, cold", i => GrainAcquire($"b5-grain/{i}")));
+results.Add(await Sequential("grains, warm", i => GrainAcquire($"b5-grain/{i}")));
+results.Add(await Sequential("raw Npgsql", async i =>
+{
+    var holder = Guid.NewGuid();
+    var epoch = await raw.AcquireAsync($"b5-raw/{i}", holder, rawKey, ttl);
+    return () => raw.ReleaseAsync($"b5-raw/{i}", holder, rawKey, epoch);
+}));
+
+Report.Print(results, checks);
+var json = Arg("--json") ?? Path.Combine(Path.GetTempPath(), $"cyclelock-bench-{DateTime.UtcNow:yyyyMMddHHmmss}.json");
+await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new
+{
+    machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), dotnet = Environment.Version.ToString() },
+    postgres = settings,
+    smoke,
+    results = results.Select(r => new { r.Scenario, r.Variant, r.Operations, seconds = r.Elapsed.TotalSeconds, perSecond = r.PerSecond, p50Ms = Finite(r.P50Ms), p99Ms = Finite(r.P99Ms), r.Note }),
+    ratios = Report.Ratios(results),
+    checks,
+}, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"JSON: {json}");
+await host.StopAsync();
+return 0;
+
+static double? Finite(double value) => double.IsFinite(value) ? value : null;

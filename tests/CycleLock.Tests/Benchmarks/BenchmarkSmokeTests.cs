@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using CycleLock.Tests.Infrastructure;
+using CycleLock.Tests.SiloHost;
+
+namespace CycleLock.Tests.Benchmarks;
+
+/// <summary>The benchmark command in its smoke mode (tiny sizes, no speed assertions): every scenario and
+/// baseline runs, the history counts match the operations, and the ratios are printed.</summary>
+[Collection(HostCollection.Name)]
+public sealed class BenchmarkSmokeTests(SiloHostFixture fixture)
+{
+    [Fact]
+    public async Task BenchSmoke_RunsEveryScenarioAgainstItsBaselines()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var json = Path.Combine(Path.GetTempPath(), $"cyclelock-bench-smoke-{Guid.NewGuid():N}.json");
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(root, "bench", "CycleLock.Benchmarks", "bin", configuration, "net10.0", "CycleLock.Benchmarks.dll"),
+            "--connection", fixture.Postgres.ConnectionString, "--smoke", "--json", json, "--pgbench", PostgresFixture.Which("pgbench") ?? Directory.GetFiles("/usr/lib/postgresql", "pgbench", SearchOption.AllDirectories).FirstOrDefault() ?? "none"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = root,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await output + await error;
+        TestContext.Current.SendDiagnosticMessage("bench --smoke:\n" + text);
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}");
+        foreach (var expected in new[] { "B1 acquire+release: grains (SDK) ÷ raw Npgsql", "B1 acquire+release: grains (SDK) ÷ DistributedLock.Postgres", "B2 keep-alive: grains (KeepAlive) ÷ no-op grain call", "B2 keep-alive: grains (KeepAlive) ÷ raw single-row renew", "B5 uncontended acquire: grains, warm ÷ raw Npgsql", "B5 uncontended acquire: grains, cold ÷ raw Npgsql", "check: B1 grains: 400 grants and 400 releases" })
+        {
+            Assert.Contains(expected, text, StringComparison.Ordinal);
+        }
+
+        Assert.True(File.Exists(json));
+        File.Delete(json);
+    }
+}

@@ -13,14 +13,14 @@ public sealed class RawStore(NpgsqlDataSource dataSource, string serviceId)
     public async Task<long> AcquireAsync(string name, Guid holder, byte[] keyHash, TimeSpan ttl)
     {
         await using var command = dataSource.CreateCommand(LeaseSql.Acquire);
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = serviceId });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = name });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = holder });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = "raw" });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = keyHash });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = ttl });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = Activation });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = 250 });
+        Add(command, NpgsqlDbType.Text, serviceId);
+        Add(command, NpgsqlDbType.Text, name);
+        Add(command, NpgsqlDbType.Uuid, holder);
+        Add(command, NpgsqlDbType.Text, "raw");
+        Add(command, NpgsqlDbType.Bytea, keyHash);
+        Add(command, NpgsqlDbType.Interval, ttl);
+        Add(command, NpgsqlDbType.Text, Activation);
+        Add(command, NpgsqlDbType.Integer, 250);
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         var outcome = reader.GetString(0);
@@ -30,15 +30,15 @@ public sealed class RawStore(NpgsqlDataSource dataSource, string serviceId)
     public async Task ReleaseAsync(string name, Guid holder, byte[] keyHash, long epoch)
     {
         await using var command = dataSource.CreateCommand(LeaseSql.Release);
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = serviceId });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = name });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = holder });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = keyHash });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = epoch });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = Activation });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = "completed" });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Boolean, Value = true });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = 3 });
+        Add(command, NpgsqlDbType.Text, serviceId);
+        Add(command, NpgsqlDbType.Text, name);
+        Add(command, NpgsqlDbType.Uuid, holder);
+        Add(command, NpgsqlDbType.Bytea, keyHash);
+        Add(command, NpgsqlDbType.Bigint, epoch);
+        Add(command, NpgsqlDbType.Text, Activation);
+        Add(command, NpgsqlDbType.Text, "completed");
+        Add(command, NpgsqlDbType.Boolean, true);
+        Add(command, NpgsqlDbType.Integer, 3);
         var outcome = (string?)await command.ExecuteScalarAsync();
         if (outcome != "released")
         {
@@ -49,18 +49,21 @@ public sealed class RawStore(NpgsqlDataSource dataSource, string serviceId)
     public async Task RenewAsync(string name, Guid holder, long epoch, TimeSpan ttl)
     {
         await using var command = dataSource.CreateCommand(LeaseSql.Renew);
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = serviceId });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = name });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = holder });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = epoch });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = Activation });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Interval, Value = ttl });
+        Add(command, NpgsqlDbType.Text, serviceId);
+        Add(command, NpgsqlDbType.Text, name);
+        Add(command, NpgsqlDbType.Uuid, holder);
+        Add(command, NpgsqlDbType.Bigint, epoch);
+        Add(command, NpgsqlDbType.Text, Activation);
+        Add(command, NpgsqlDbType.Interval, ttl);
         var outcome = (string?)await command.ExecuteScalarAsync();
         if (outcome != "renewed")
         {
             throw new InvalidOperationException($"raw renew of {name}: {outcome}");
         }
     }
+
+    private static void Add(NpgsqlCommand command, NpgsqlDbType type, object value) =>
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = type, Value = value });
 
     public async Task<(long Grants, long Releases)> CountsAsync(string prefix)
     {

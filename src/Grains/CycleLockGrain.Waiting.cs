@@ -106,18 +106,15 @@ public sealed partial class CycleLockGrain
             Notify(offer.Target, new LockOffer(Core.Name, offer.Id, LockOfferKind.Offer, Room.OfferWindow));
         }
 
-        var due = Room.NextDue(now);
-        if (due is null || due == TimeSpan.MaxValue)
+        // Every registration lapses, so a non-empty room always has a next due instant.
+        if (Room.NextDue(now) is not { } due)
         {
             _waitTimer?.Dispose();
             _waitTimer = null;
-            if (due is null)
-            {
-                return;
-            }
+            return;
         }
 
-        var wait = due == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : Max(due.Value - now, TimeSpan.FromMilliseconds(1));
+        var wait = Max(due - now, TimeSpan.FromMilliseconds(1));
         if (_waitTimer is null)
         {
             // KeepAlive while waiters are registered; interleaving, because the pump never awaits.

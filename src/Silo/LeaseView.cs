@@ -8,7 +8,7 @@ internal static class LeaseView
     public static WebApplication MapLeaseView(this WebApplication app)
     {
         app.MapGet("/leases", () => Results.Content(Page, "text/html; charset=utf-8"));
-        app.MapGet("/leases/data", async (IClusterClient client, string? after, int? limit) =>
+        app.MapGet("/leases/data", async (IClusterClient client, TimeProvider time, string? after, int? limit) =>
         {
             var take = limit ?? 1000;
             if (take is < 1 or > 1000)
@@ -17,7 +17,7 @@ internal static class LeaseView
             }
 
             var locks = await client.GetGrain<ILockAdminGrain>(0).ListAsync(after, take);
-            var now = DateTimeOffset.UtcNow;
+            var now = time.GetUtcNow();
             return Results.Json(locks.Select(l => new
             {
                 name = l.Name,

@@ -23,7 +23,7 @@ internal static class Commands
             }
 
             var locks = await LockTables.ListAllAsync(client, limit);
-            AnsiConsole.Write(LockTables.Locks(locks, DateTimeOffset.UtcNow));
+            AnsiConsole.Write(LockTables.Locks(locks, TimeProvider.System.GetUtcNow()));
             AnsiConsole.MarkupLine($"{locks.Count} lock(s)");
             return ExitCodes.Ok;
         }));
@@ -38,7 +38,7 @@ internal static class Commands
         {
             var name = LockName.Normalize(parse.GetValue(LockArgument)!);
             var info = await locks.InspectAsync(name);
-            AnsiConsole.Write(LockTables.Locks([info], DateTimeOffset.UtcNow));
+            AnsiConsole.Write(LockTables.Locks([info], TimeProvider.System.GetUtcNow()));
             if (!info.Exists)
             {
                 AnsiConsole.MarkupLine($"lock {Markup.Escape(LockName.Quote(name))} has never been acquired");
@@ -64,7 +64,7 @@ internal static class Commands
             }
 
             var refreshes = parse.GetValue(count);
-            var table = LockTables.Locks(await LockTables.ListAllAsync(client, 1000), DateTimeOffset.UtcNow);
+            var table = LockTables.Locks(await LockTables.ListAllAsync(client, 1000), TimeProvider.System.GetUtcNow());
             await AnsiConsole.Live(table).StartAsync(async live =>
             {
                 for (var i = 1; i < refreshes && !token.IsCancellationRequested; i++)
@@ -78,7 +78,7 @@ internal static class Commands
                         break;
                     }
 
-                    live.UpdateTarget(LockTables.Locks(await LockTables.ListAllAsync(client, 1000), DateTimeOffset.UtcNow));
+                    live.UpdateTarget(LockTables.Locks(await LockTables.ListAllAsync(client, 1000), TimeProvider.System.GetUtcNow()));
                 }
             });
             return ExitCodes.Ok;

@@ -56,7 +56,7 @@ internal static class DemoCommand
         {
             if (plain)
             {
-                Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+                Console.WriteLine($"{TimeProvider.System.GetUtcNow():HH:mm:ss.fff} {line}");
             }
         }
 

@@ -92,7 +92,7 @@ public sealed partial class CycleLockClient
                     }
 
                     waiter.Consume();
-                    if (offer.Result.Kind == LockOfferKind.Dead)
+                    if ((await offer.ConfigureAwait(false)).Kind == LockOfferKind.Dead)
                     {
                         return new AcquireResult(AcquireOutcome.Dead, null, last.Reply with { Status = AcquireStatus.Dead });
                     }

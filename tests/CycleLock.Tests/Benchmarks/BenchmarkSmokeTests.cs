@@ -12,10 +12,9 @@ public sealed class BenchmarkSmokeTests(SiloHostFixture fixture)
     [Fact]
     public async Task BenchSmoke_RunsEveryScenarioAgainstItsBaselines()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var root = BuildOutput.Root;
         var json = Path.Combine(Path.GetTempPath(), $"cyclelock-bench-smoke-{Guid.NewGuid():N}.json");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(root, "bench", "CycleLock.Benchmarks", "bin", configuration, "net10.0", "CycleLock.Benchmarks.dll"),
+        var start = new ProcessStartInfo("dotnet", [BuildOutput.Of("bench/CycleLock.Benchmarks", "CycleLock.Benchmarks.dll"),
             "--connection", fixture.Postgres.ConnectionString, "--smoke", "--json", json, "--pgbench", PostgresFixture.Which("pgbench") ?? Directory.GetFiles("/usr/lib/postgresql", "pgbench", SearchOption.AllDirectories).FirstOrDefault() ?? "none"])
         {
             RedirectStandardOutput = true,

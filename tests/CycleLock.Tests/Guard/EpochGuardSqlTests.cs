@@ -24,11 +24,7 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         await using var transaction = await connection.BeginTransactionAsync();
         try
         {
-            await using var command = new NpgsqlCommand("SELECT cyclelock.guard($1, $2, $3, $4)", connection, transaction);
-            command.Parameters.Add(new NpgsqlParameter { Value = _service });
-            command.Parameters.Add(new NpgsqlParameter { Value = name });
-            command.Parameters.Add(new NpgsqlParameter { Value = epoch });
-            command.Parameters.Add(new NpgsqlParameter { Value = holder });
+            await using var command = GuardCommand(connection, transaction, name, epoch, holder);
             await command.ExecuteScalarAsync();
             await transaction.CommitAsync();
             return null;
@@ -92,11 +88,7 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         }
 
         await Task.Delay(TimeSpan.FromSeconds(1.2));
-        await using var guard = new NpgsqlCommand("SELECT cyclelock.guard($1, $2, $3, $4)", connection, transaction);
-        guard.Parameters.Add(new NpgsqlParameter { Value = _service });
-        guard.Parameters.Add(new NpgsqlParameter { Value = name });
-        guard.Parameters.Add(new NpgsqlParameter { Value = grant.Epoch });
-        guard.Parameters.Add(new NpgsqlParameter { Value = holder });
+        await using var guard = GuardCommand(connection, transaction, name, grant.Epoch, holder);
         var e = await Assert.ThrowsAsync<PostgresException>(() => guard.ExecuteScalarAsync());
         Assert.Equal(("CL001", "expired"), (e.SqlState, e.Hint));
     }
@@ -173,11 +165,17 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
 
     private async Task RunGuardAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long epoch, Guid holder)
     {
-        await using var command = new NpgsqlCommand("SELECT cyclelock.guard($1, $2, $3, $4)", connection, transaction);
+        await using var command = GuardCommand(connection, transaction, name, epoch, holder);
+        Assert.Equal(epoch, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    private NpgsqlCommand GuardCommand(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long epoch, Guid holder)
+    {
+        var command = new NpgsqlCommand("SELECT cyclelock.guard($1, $2, $3, $4)", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = _service });
         command.Parameters.Add(new NpgsqlParameter { Value = name });
         command.Parameters.Add(new NpgsqlParameter { Value = epoch });
         command.Parameters.Add(new NpgsqlParameter { Value = holder });
-        Assert.Equal(epoch, (long)(await command.ExecuteScalarAsync())!);
+        return command;
     }
 }

@@ -7,7 +7,7 @@ public static class CliProcess
 {
     public static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet", [SiloProcess.BuildOutput("src/Client/Cli", "cyclelock.dll"), .. args])
+        var start = new ProcessStartInfo("dotnet", [BuildOutput.Of("src/Client/Cli", "cyclelock.dll"), .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

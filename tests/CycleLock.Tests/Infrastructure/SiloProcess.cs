@@ -47,21 +47,11 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The directory of a sibling project's build output for the configuration the tests were built in.</summary>
-    public static string BuildOutput(string project, string assembly)
-    {
-        var testBin = AppContext.BaseDirectory; // tests/CycleLock.Tests/bin/<Configuration>/net10.0/
-        var configuration = new DirectoryInfo(testBin).Parent!.Name;
-        var root = new DirectoryInfo(testBin).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        var path = Path.Combine(root, project, "bin", configuration, "net10.0", assembly);
-        return File.Exists(path) ? path : throw new FileNotFoundException($"{assembly} is not built at {path} (the test project builds it).");
-    }
-
     /// <summary>Starts a silo. <paramref name="settings"/> are configuration keys (<c>CycleLock:Silo:Clustering</c>…).</summary>
     public static SiloProcess Start(string connectionString, string serviceId, IDictionary<string, string>? settings = null, int? siloPort = null, int? gatewayPort = null, int? webPort = null)
     {
         var (silo, gateway, web) = (siloPort ?? Ports.Free(), gatewayPort ?? Ports.Free(), webPort ?? Ports.Free());
-        var start = new ProcessStartInfo("dotnet", [BuildOutput("src/Silo", "CycleLock.Silo.dll")])
+        var start = new ProcessStartInfo("dotnet", [BuildOutput.Of("src/Silo", "CycleLock.Silo.dll")])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

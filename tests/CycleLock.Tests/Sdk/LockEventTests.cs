@@ -10,21 +10,24 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(3);
 
+    // A subscriber handler keeping the events of one lock.
+    private static Func<LockEvent, CancellationToken, ValueTask> Collect(string name, ConcurrentQueue<LockEvent> into) => (e, _) =>
+    {
+        if (e.Name == name)
+        {
+            into.Enqueue(e);
+        }
+
+        return ValueTask.CompletedTask;
+    };
+
     [Fact]
     public async Task StallEvents_ArriveWithCounters_MaxStallsMakesItDead_ResetBringsItBack()
     {
         var name = NewName("stalls");
         var locks = Locks("scheduler");
         var events = new ConcurrentQueue<LockEvent>();
-        await using var listener = await locks.SubscribeAsync((e, _) =>
-        {
-            if (e.Name == name)
-            {
-                events.Enqueue(e);
-            }
-
-            return ValueTask.CompletedTask;
-        });
+        await using var listener = await locks.SubscribeAsync(Collect(name, events));
 
         var grain = Client.GetGrain<ICycleLockGrain>(name);
         for (var stall = 1; stall <= 3; stall++)
@@ -61,15 +64,7 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
         var name = NewName("lost-batch");
         var locks = Locks("scheduler");
         var seen = new ConcurrentQueue<LockEvent>();
-        await using var listener = await locks.SubscribeAsync((e, _) =>
-        {
-            if (e.Name == name)
-            {
-                seen.Enqueue(e);
-            }
-
-            return ValueTask.CompletedTask;
-        });
+        await using var listener = await locks.SubscribeAsync(Collect(name, seen));
         var dropped = 0;
         listener.DropBatch = events =>
         {
@@ -96,15 +91,7 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
         var locks = Locks("scheduler");
         var seen = new ConcurrentQueue<LockEvent>();
         long cursor;
-        await using (var listener = await locks.SubscribeAsync((e, _) =>
-        {
-            if (e.Name == name)
-            {
-                seen.Enqueue(e);
-            }
-
-            return ValueTask.CompletedTask;
-        }))
+        await using (var listener = await locks.SubscribeAsync(Collect(name, seen)))
         {
             cursor = listener.Cursor;
             var held = await locks.TryAcquireAsync(name, TimeSpan.FromSeconds(10));
@@ -116,15 +103,7 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
 
         // A scheduler that restarts from its persisted cursor sees the event again (at least once).
         var again = new ConcurrentQueue<LockEvent>();
-        await using var second = await locks.SubscribeAsync((e, _) =>
-        {
-            if (e.Name == name)
-            {
-                again.Enqueue(e);
-            }
-
-            return ValueTask.CompletedTask;
-        }, cursor);
+        await using var second = await locks.SubscribeAsync(Collect(name, again), cursor);
         await Eventually(() => Task.FromResult(!again.IsEmpty), TimeSpan.FromSeconds(10), "event replayed from cursor");
         Assert.Equal(seen.Single().Id, again.Single().Id);
     }

@@ -34,15 +34,7 @@ public abstract class SdkTestBase(SdkClusterFixture fixture)
 
     protected static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
 
-    protected static async Task Eventually(Func<Task<bool>> condition, TimeSpan within, string what)
-    {
-        var until = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
-        while (!await condition())
-        {
-            Assert.True(Stopwatch.GetTimestamp() < until, $"timed out after {within}: {what}");
-            await Task.Delay(20);
-        }
-    }
+    protected static Task Eventually(Func<Task<bool>> condition, TimeSpan within, string what) => Wait.UntilAsync(condition, within, what);
 
     protected async Task<(string State, long Epoch, bool Live, int Attempts, int Stalls)> RowAsync(string name)
     {

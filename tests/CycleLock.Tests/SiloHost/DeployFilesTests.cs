@@ -5,6 +5,7 @@ using CycleLock.Leasing;
 using CycleLock.Persistence;
 using CycleLock.Resilience;
 using CycleLock.Silo;
+using CycleLock.Tests.Infrastructure;
 using YamlDotNet.RepresentationModel;
 
 namespace CycleLock.Tests.SiloHost;
@@ -26,9 +27,7 @@ public sealed class DeployFilesTests
         ["Client"] = typeof(CycleLockClientOptions),
     };
 
-    private static string Deploy(string path) => Path.Combine(Root, "deploy", path);
-
-    private static string Root => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+    private static string Deploy(string path) => Path.Combine(BuildOutput.Root, "deploy", path);
 
     /// <summary>Checks one environment setting: the key names an option of the silo, the value converts.</summary>
     private static void CheckSetting(string file, string key, string value)

@@ -97,7 +97,7 @@ public sealed class FailoverTests(SiloHostFixture fixture)
             // A graceful stop (SIGTERM) of a second silo releases nothing either: its leases are served by the last one.
             var stopped = Stopwatch.GetTimestamp();
             Assert.Equal(0, await silos[1].StopAsync(TimeSpan.FromSeconds(30)));
-            await WaitAsync(() => handles.All(h => h.LastConfirmedSendTimestamp > stopped), TimeSpan.FromSeconds(30), "every lock answered after the graceful stop");
+            await Wait.UntilAsync(() => handles.All(h => h.LastConfirmedSendTimestamp > stopped), TimeSpan.FromSeconds(30), "every lock answered after the graceful stop", pollMs: 100);
             TestContext.Current.SendDiagnosticMessage($"graceful stop of a second silo: every lock answered held again after {Seconds(stopped):0.0} s");
             Assert.All(handles, h => Assert.False(h.LostToken.IsCancellationRequested, $"{h.Name} fired LostToken after the graceful stop: {h.EndReason}"));
             var last = await RowsAsync(postgres, serviceId);
@@ -122,16 +122,6 @@ public sealed class FailoverTests(SiloHostFixture fixture)
     }
 
     private static double Seconds(long since) => Stopwatch.GetElapsedTime(since).TotalSeconds;
-
-    private static async Task WaitAsync(Func<bool> condition, TimeSpan within, string what)
-    {
-        var until = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
-        while (!condition())
-        {
-            Assert.True(Stopwatch.GetTimestamp() < until, $"timed out after {within}: {what}");
-            await Task.Delay(100);
-        }
-    }
 
     private static async Task<bool> IsDeadAsync(PostgresFixture postgres, string clusterId, int siloPort)
     {

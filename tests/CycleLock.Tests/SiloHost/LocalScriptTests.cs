@@ -12,8 +12,7 @@ public sealed class LocalScriptTests(SiloHostFixture fixture)
     [Fact]
     public async Task LocalScript_Smoke_TwoSilosComeUp_AndListAnswers()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var root = BuildOutput.Root;
         var state = Directory.CreateTempSubdirectory("cyclelock-local-test-").FullName;
         var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy", "local"), "--smoke"])
         {
@@ -25,7 +24,7 @@ public sealed class LocalScriptTests(SiloHostFixture fixture)
         var env = start.Environment;
         env["CYCLELOCK_CONNECTION"] = fixture.Postgres.ConnectionString;
         env["CYCLELOCK_NO_BUILD"] = "1";
-        env["CYCLELOCK_CONFIGURATION"] = configuration;
+        env["CYCLELOCK_CONFIGURATION"] = BuildOutput.Configuration;
         env["CYCLELOCK_SERVICE_ID"] = "local-" + Guid.NewGuid().ToString("N")[..8];
         env["CYCLELOCK_CLUSTER_ID"] = "local-" + Guid.NewGuid().ToString("N")[..8];
         env["CYCLELOCK_LOCAL_DIR"] = state;

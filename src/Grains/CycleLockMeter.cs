@@ -25,6 +25,11 @@ public static class CycleLockMeter
     private static readonly Counter<long> ClockJumps = Meter.CreateCounter<long>("cyclelock.db_clock_jumps", description: "Database clock movements beyond m/2 between renewals.");
     private static readonly Counter<long> Stalls = Meter.CreateCounter<long>("cyclelock.stalls", description: "Leases released as stalled (holders that stopped keeping alive).");
 
+    private static readonly Counter<long> Flushes = Meter.CreateCounter<long>("cyclelock.coalescer.flushes", description: "Coalesced statements sent, by kind (renew, adopt).");
+    private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("cyclelock.coalescer.batch_size", description: "Leases per coalesced statement, by kind.");
+    private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram<double>("cyclelock.coalescer.flush.duration", "ms", "Coalesced statement latency, retries included, by kind.");
+    private static readonly Counter<long> Fallbacks = Meter.CreateCounter<long>("cyclelock.coalescer.fallbacks", description: "Coalesced statements that failed permanently and were sent one lease at a time.");
+
     internal static void Acquired(string outcome, TimeSpan duration)
     {
         var tag = new KeyValuePair<string, object?>("outcome", outcome);
@@ -52,6 +57,16 @@ public static class CycleLockMeter
     internal static void ClockJump() => ClockJumps.Add(1);
 
     internal static void Stall() => Stalls.Add(1);
+
+    internal static void Flushed(string kind, int size, TimeSpan duration)
+    {
+        var tag = new KeyValuePair<string, object?>("kind", kind);
+        Flushes.Add(1, tag);
+        BatchSize.Record(size, tag);
+        FlushDuration.Record(duration.TotalMilliseconds, tag);
+    }
+
+    internal static void FallBack(string kind) => Fallbacks.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     internal static long Now() => Stopwatch.GetTimestamp();
 

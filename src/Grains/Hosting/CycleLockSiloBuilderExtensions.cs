@@ -49,12 +49,19 @@ public static class CycleLockSiloBuilderExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<DatabaseResilience>>(),
             sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value.ServiceId ?? sp.GetService<IOptions<ClusterOptions>>()?.Value.ServiceId));
-        services.TryAddSingleton<ILeaseStore>(sp =>
+        services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value;
             var serviceId = options.ServiceId ?? sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
             return new PostgresLeaseStore(sp.GetRequiredService<NpgsqlDataSource>(), serviceId, options, sp.GetRequiredService<DatabaseResilience>());
         });
+
+        // Renewals and adoptions of every grain of the silo coalesced into one statement per flush (DESIGN §11).
+        services.TryAddSingleton<ILeaseStore>(sp => new CoalescingLeaseStore(
+            sp.GetRequiredService<PostgresLeaseStore>(),
+            sp.GetRequiredService<IOptions<CycleLockOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<CoalescingLeaseStore>>()));
         services.AddHostedService<LeasePruner>();
         return services;
     }

@@ -64,4 +64,16 @@ public sealed class CycleLockOptions
     /// <summary>How often the lock-event feed reads history while it has subscribers. Default 1 s; 50 ms to 1 min.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Renewal coalescing (DESIGN §11): a grain hands its renewal to the silo's coalescer this long
+    /// before it is due, and the coalescer writes every renewal pending when the most urgent one falls due in
+    /// one statement. Zero sends each renewal as soon as the previous batch is done. Default 100 ms; 0 to
+    /// MinAttemptTimeout / 2 (so it is at most P/4 at every allowed TTL).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
+    public TimeSpan CoalescingWindow { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Most leases one coalesced statement renews or adopts; more wait for the next one.
+    /// Default 20 000; 1 to 1 000 000.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxBatchSize { get; set; } = 20_000;
 }

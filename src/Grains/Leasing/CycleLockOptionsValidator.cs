@@ -37,6 +37,12 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
             }
         }
 
+        if (options.CoalescingWindow > options.MinAttemptTimeout / 2)
+        {
+            failures.Add($"CycleLock:Locks:CoalescingWindow {options.CoalescingWindow} exceeds MinAttemptTimeout / 2 = {options.MinAttemptTimeout / 2} " +
+                         "(rule: a renewal handed to the coalescer early is sent within P/4 at every allowed TTL).");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -55,7 +55,7 @@ public sealed partial class LeaseCore
                     break;
                 case LeasePhase.Ending:
                     // A holder release that failed restores Held before its turn ends; nothing to do here.
-                    _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
+                    _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
                     break;
                 case LeasePhase.Lost:
                     await ReleaseByGrainAsync(lease, ReleaseReason.LeaseLost, attempt.Token);
@@ -66,7 +66,7 @@ public sealed partial class LeaseCore
         {
             // A bug or a permanent configuration error: surface it, but keep the timer alive so renewals
             // (and a lease-lost release) resume once it is fixed.
-            _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
+            _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
             throw;
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -115,7 +115,7 @@ public sealed partial class LeaseCore
                 _deadline = sent + result.Remaining - lease.Timing.Margin;
                 _renewFailingSince = null;
                 _failures = 0;
-                _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
+                _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
                 Log.Renewed(_logger, _name, lease.Epoch, result.Remaining);
                 break;
             case StoreOutcome.Moved:
@@ -181,6 +181,10 @@ public sealed partial class LeaseCore
 
         _lastRenewClock = (sent, result.DbNow);
     }
+
+    // The next regular renewal: P after this one, handed in early by the store's coalescing lead (at most
+    // P/4), so the coalescer sends it by its P.
+    private TimeSpan NextRenewal(LeaseTiming timing) => timing.RenewPeriod - Min(_store.RenewalLead, timing.RenewPeriod / 4);
 
     private TimeSpan Backoff()
     {

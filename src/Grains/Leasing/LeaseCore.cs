@@ -232,7 +232,7 @@ public sealed partial class LeaseCore
         _failures = 0;
         _lastRenewClock = (sent, result.DbNow);
         _pendingForce = null;
-        _timerRequest = new TimerRequest(lease.Timing.RenewPeriod, false);
+        _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
     }
 
     private void DeclareLoss(string reason)

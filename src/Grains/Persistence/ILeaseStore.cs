@@ -6,6 +6,10 @@ namespace CycleLock.Persistence;
 /// </summary>
 public interface ILeaseStore
 {
+    /// <summary>How long before its renew period a grain should hand its renewal in (a coalescing store sends
+    /// it within this); zero for a store that sends each renewal at once.</summary>
+    TimeSpan RenewalLead => TimeSpan.Zero;
+
     /// <summary>Grants when free or expired and past the fence; idempotent for the same holder and key.</summary>
     Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken);
 

@@ -23,6 +23,11 @@ internal static class LeaseSql
 
     public const string Reset = $"SELECT {Columns} FROM cyclelock.reset($1, $2, $3)";
 
+    // Coalesced renewal and adoption (migration 0004): one row per input, in input order.
+    public const string RenewMany = "SELECT r.out_ord, (r.out_result).* FROM cyclelock.renew_many($1, $2, $3, $4, $5, $6) r";
+
+    public const string AdoptMany = "SELECT r.out_ord, (r.out_result).* FROM cyclelock.adopt_many($1, $2, $3, $4, $5, $6) r";
+
     private const string LockColumns = """
         name, state, epoch, holder_id, holder_label, acquired_at, renewed_at, expires_at, fence_until,
         GREATEST(COALESCE(CASE WHEN state = 'held' THEN expires_at ELSE fence_until END, '-infinity'), clock_timestamp()) - clock_timestamp() AS time_left,

@@ -12,7 +12,7 @@ namespace CycleLock.Persistence;
 /// a retry after an attempt whose outcome is in doubt is safe — each method says why. Every result carries
 /// <c>current_setting('synchronous_commit')</c>, and <c>off</c> is a permanent <see cref="LeaseStoreConfigurationException"/>.
 /// </summary>
-public sealed class PostgresLeaseStore : ILeaseStore
+public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
 {
     private const string LockNotAvailable = "55P03";
 
@@ -72,6 +72,37 @@ public sealed class PostgresLeaseStore : ILeaseStore
         RunAsync("release", name, epoch, LeaseSql.Release, cancellationToken,
             Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()), Long(epoch), Text(activation), Text(reason.ToText()),
             Bool(byHolder), Int(maxStalls));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+
+        // Idempotent for the same reason as a single renewal; a retry renews the same rows again.
+        return RunManyAsync("renew-many", inputs.Count, LeaseSql.RenewMany, cancellationToken,
+            Text(_serviceId),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Name)),
+            ArrayOf(NpgsqlDbType.Uuid, inputs.Select(i => i.HolderId)),
+            ArrayOf(NpgsqlDbType.Bigint, inputs.Select(i => i.Epoch)),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Activation)),
+            ArrayOf(NpgsqlDbType.Interval, inputs.Select(i => i.Ttl)));
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+
+        // Idempotent for the same reason as a single adoption: adopting again by the same activation
+        // changes nothing but prev_activation and logs nothing.
+        return RunManyAsync("adopt-many", inputs.Count, LeaseSql.AdoptMany, cancellationToken,
+            Text(_serviceId),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Name)),
+            ArrayOf(NpgsqlDbType.Uuid, inputs.Select(i => i.HolderId)),
+            ArrayOf(NpgsqlDbType.Bytea, inputs.Select(i => i.Key.Hash())),
+            ArrayOf(NpgsqlDbType.Bigint, inputs.Select(i => i.Epoch)),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Activation)));
+    }
 
     /// <inheritdoc />
     public async Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken)
@@ -263,19 +294,49 @@ public sealed class PostgresLeaseStore : ILeaseStore
 
     private async Task<StoreResult> RunOnceAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand(sql);
-        foreach (var parameter in parameters)
-        {
-            command.Parameters.Add(parameter.Clone());
-        }
-
+        await using var command = Command(sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             throw new InvalidOperationException("A lease operation returned no row.");
         }
 
-        var syncCommit = reader.GetString(13);
+        return ReadResult(reader, 0);
+    }
+
+    private Task<IReadOnlyList<StoreResult>> RunManyAsync(string operation, int count, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
+        _resilience.ExecuteAsync<IReadOnlyList<StoreResult>>(operation, null, null, async token =>
+        {
+            await using var command = Command(sql, parameters);
+            await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+            var results = new StoreResult[count];
+            var answered = 0;
+            while (await reader.ReadAsync(token).ConfigureAwait(false))
+            {
+                results[reader.GetInt64(0) - 1] = ReadResult(reader, 1);
+                answered++;
+            }
+
+            return answered == count
+                ? results
+                : throw new InvalidOperationException($"A coalesced {operation} answered {answered} of {count} inputs.");
+        }, cancellationToken);
+
+    private NpgsqlCommand Command(string sql, NpgsqlParameter[] parameters)
+    {
+        var command = _dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter.Clone());
+        }
+
+        return command;
+    }
+
+    // One op_result (migration 0001) starting at column <paramref name="at"/>.
+    private static StoreResult ReadResult(DbDataReader reader, int at)
+    {
+        var syncCommit = reader.GetString(at + 13);
         if (syncCommit == "off")
         {
             throw new LeaseStoreConfigurationException(
@@ -284,21 +345,20 @@ public sealed class PostgresLeaseStore : ILeaseStore
         }
 
         return new StoreResult(
-            StoreOutcomes.Parse(reader.GetString(0)),
-            reader.GetInt64(1),
-            NullableGuid(reader, 2),
-            NullableString(reader, 3),
-            NullableString(reader, 4),
-            NullableString(reader, 5),
-            reader.IsDBNull(6) ? TimeSpan.Zero : reader.GetFieldValue<TimeSpan>(6),
-            NullableTime(reader, 7),
-            reader.GetFieldValue<DateTimeOffset>(8),
-            reader.IsDBNull(9) ? null : reader.GetFieldValue<TimeSpan>(9),
-            reader.GetInt32(10),
-            reader.GetInt32(11),
-            NullableString(reader, 12));
+            StoreOutcomes.Parse(reader.GetString(at)),
+            reader.GetInt64(at + 1),
+            NullableGuid(reader, at + 2),
+            NullableString(reader, at + 3),
+            NullableString(reader, at + 4),
+            NullableString(reader, at + 5),
+            reader.IsDBNull(at + 6) ? TimeSpan.Zero : reader.GetFieldValue<TimeSpan>(at + 6),
+            NullableTime(reader, at + 7),
+            reader.GetFieldValue<DateTimeOffset>(at + 8),
+            reader.IsDBNull(at + 9) ? null : reader.GetFieldValue<TimeSpan>(at + 9),
+            reader.GetInt32(at + 10),
+            reader.GetInt32(at + 11),
+            NullableString(reader, at + 12));
     }
-
 
     private static StoreResult Busy(StoreOutcome outcome) =>
         new(outcome, 0, null, null, null, null, TimeSpan.Zero, null, DateTimeOffset.MinValue, null, 0, 0, "fenced write in flight");
@@ -353,6 +413,9 @@ public sealed class PostgresLeaseStore : ILeaseStore
     private static NpgsqlParameter Int(int value) => new() { NpgsqlDbType = NpgsqlDbType.Integer, Value = value };
 
     private static NpgsqlParameter Long(long value) => new() { NpgsqlDbType = NpgsqlDbType.Bigint, Value = value };
+
+    private static NpgsqlParameter ArrayOf<T>(NpgsqlDbType elementType, IEnumerable<T> values) =>
+        new() { NpgsqlDbType = NpgsqlDbType.Array | elementType, Value = values.ToArray() };
 
     private static NpgsqlParameter Bool(bool value) => new() { NpgsqlDbType = NpgsqlDbType.Boolean, Value = value };
 }

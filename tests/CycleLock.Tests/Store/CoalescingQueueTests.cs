@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using CycleLock.Leasing;
+using CycleLock.Persistence;
+using CycleLock.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CycleLock.Tests.Store;
+
+/// <summary>When the coalescer flushes, on a fake clock: renewals are handed in a window before they are
+/// due and go out together when the most urgent one falls due.</summary>
+public sealed class CoalescingQueueTests
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
+
+    [Fact]
+    public async Task Renew_HandedInWithinOneWindow_SentTogetherWhenTheFirstFallsDue()
+    {
+        var time = new FakeTimeProvider();
+        var batches = new AnsweringBatches();
+        await using var store = Create(time, batches);
+
+        var first = store.RenewAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        time.Advance(TimeSpan.FromMilliseconds(40));
+        var second = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        time.Advance(TimeSpan.FromMilliseconds(40));
+        var third = store.RenewAsync("c", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        await Task.Delay(50);
+        Assert.True(batches.Renewals.IsEmpty, "nothing is sent before the most urgent renewal is due");
+
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        await Task.WhenAll(first, second, third).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(["a", "b", "c"], Assert.Single(batches.Renewals));
+    }
+
+    [Fact]
+    public async Task Renew_ArrivingWhileAFlushIsInFlight_GoesInTheNextStatement()
+    {
+        var time = new FakeTimeProvider();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batches = new AnsweringBatches { Hold = gate.Task };
+        await using var store = Create(time, batches);
+
+        var first = store.RenewAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        time.Advance(Window);
+        await Wait.UntilAsync(() => batches.Renewals.Count == 1, TimeSpan.FromSeconds(5), "the first flush to start");
+        var second = store.RenewAsync("a", Guid.NewGuid(), 2, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var third = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        gate.SetResult();
+        await first.WaitAsync(TimeSpan.FromSeconds(5));
+        time.Advance(Window);
+        await Task.WhenAll(second, third).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal([["a"], ["a", "b"]], batches.Renewals.ToArray());
+    }
+
+    [Fact]
+    public async Task Renew_CallerGivesUpWhileQueued_AnsweredCancelledAndLeftOutOfTheStatement()
+    {
+        var time = new FakeTimeProvider();
+        var batches = new AnsweringBatches();
+        await using var store = Create(time, batches);
+        using var giveUp = new CancellationTokenSource();
+
+        var abandoned = store.RenewAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), giveUp.Token);
+        var kept = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        time.Advance(Window);
+        await kept.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(["b"], Assert.Single(batches.Renewals));
+    }
+
+    private static CoalescingLeaseStore Create(FakeTimeProvider time, AnsweringBatches batches) =>
+        new(new InMemoryLeaseStore(time), batches, new CycleLockOptions { CoalescingWindow = Window }, time, NullLogger<CoalescingLeaseStore>.Instance);
+
+    private sealed class AnsweringBatches : IBatchLeaseStore
+    {
+        public ConcurrentQueue<string[]> Renewals { get; } = new();
+
+        public Task Hold { get; set; } = Task.CompletedTask;
+
+        public async Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, CancellationToken cancellationToken)
+        {
+            Renewals.Enqueue([.. inputs.Select(i => i.Name)]);
+            await Hold;
+            return [.. inputs.Select(i => new StoreResult(StoreOutcome.Renewed, i.Epoch, i.HolderId, null, i.Activation, null, i.Ttl, null, DateTimeOffset.UnixEpoch, i.Ttl, 0, 0, null))];
+        }
+
+        public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+    }
+}

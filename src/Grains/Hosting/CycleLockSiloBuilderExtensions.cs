@@ -57,11 +57,14 @@ public static class CycleLockSiloBuilderExtensions
         });
 
         // Renewals and adoptions of every grain of the silo coalesced into one statement per flush (DESIGN §11).
-        services.TryAddSingleton<ILeaseStore>(sp => new CoalescingLeaseStore(
-            sp.GetRequiredService<PostgresLeaseStore>(),
-            sp.GetRequiredService<IOptions<CycleLockOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<CoalescingLeaseStore>>()));
+        services.TryAddSingleton<ILeaseStore>(sp =>
+        {
+            var locks = sp.GetRequiredService<IOptions<CycleLockOptions>>().Value;
+            var store = sp.GetRequiredService<PostgresLeaseStore>();
+            return locks.CoalesceRenewals
+                ? new CoalescingLeaseStore(store, locks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CoalescingLeaseStore>>())
+                : store;
+        });
         services.AddHostedService<LeasePruner>();
         return services;
     }

@@ -65,6 +65,10 @@ public sealed class CycleLockOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Whether the renewals and adoptions of the silo's grains are coalesced into one statement per
+    /// flush (DESIGN §11). Off, each lease renews with its own statement. Default true.</summary>
+    public bool CoalesceRenewals { get; set; } = true;
+
     /// <summary>Renewal coalescing (DESIGN §11): a grain hands its renewal to the silo's coalescer this long
     /// before it is due, and the coalescer writes every renewal pending when the most urgent one falls due in
     /// one statement. Zero sends each renewal as soon as the previous batch is done. Default 100 ms; 0 to

@@ -34,7 +34,8 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
 
         Postgres.DataSource.Clear();
         TestContext.Current.SendDiagnosticMessage($"terminate storm: {terminated} backends terminated; {metrics.Describe()}");
-        Assert.True(terminated >= 20, $"only {terminated} backends terminated");
+        // Coalesced renewals keep few connections open (one statement per flush), so fewer backends exist to kill.
+        Assert.True(terminated >= 10, $"only {terminated} backends terminated");
         Assert.True(metrics.Count("cyclelock.db.retries") > 0, "no renewal needed a retry: the storm did not bite");
         await AssertNoLeaseLostAsync(serviceId, handles, "after the terminate storm");
         await ReleaseAllAsync(handles);
@@ -63,7 +64,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         var budget = LeaseBudget();
         TestContext.Current.SendDiagnosticMessage($"restart -m {mode} took {took.TotalMilliseconds:0} ms (budget TTL − P − m = {budget.TotalSeconds:0.00} s); {metrics.Describe()}");
         Assert.True(took < budget, $"the restart took {took} (budget {budget})");
-        Assert.True(metrics.Count("cyclelock.db.attempts", "renew") - metrics.Count("cyclelock.db.attempts", "renew", "success") > 0, "no renewal attempt failed across the pause and restart: the fault did not bite");
+        Assert.True(metrics.Renewals("cyclelock.db.attempts") - metrics.Renewals("cyclelock.db.attempts", "success") > 0, "no renewal attempt failed across the pause and restart: the fault did not bite");
         Assert.Equal(10, before.Count);
         foreach (var (name, renewedAt) in before)
         {
@@ -90,7 +91,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         await Task.Delay(Ttl / 2);
 
         TestContext.Current.SendDiagnosticMessage($"pgbouncer restart (2 s down): {metrics.Describe()}");
-        Assert.True(metrics.Count("cyclelock.db.retries", "renew") > 0, "no renewal met the restart");
+        Assert.True(metrics.Renewals("cyclelock.db.retries") > 0, "no renewal met the restart");
         await AssertNoLeaseLostAsync(serviceId, handles, "after the PgBouncer restart");
         await ReleaseAllAsync(handles);
     }

@@ -12,13 +12,13 @@ public abstract class FaultTestBase(FaultDatabase database)
 
     protected static string NewServiceId(string what) => $"{what}-{Guid.NewGuid().ToString("N")[..8]}";
 
-    protected Task<CycleLockCluster> ClusterAsync(string serviceId, string connectionString, bool poolerSafe = true) =>
+    protected Task<CycleLockCluster> ClusterAsync(string serviceId, string connectionString, bool poolerSafe = true, bool coalesce = true) =>
         CycleLockCluster.StartAsync(Postgres, serviceId, "faults", store: o =>
         {
             o.ConnectionString = connectionString;
             o.PoolerSafe = poolerSafe;
             o.RunMigrations = false;
-        });
+        }, locks: o => o.CoalesceRenewals = coalesce);
 
     protected static async Task<List<LockHandle>> AcquireAsync(IClusterClient client, string prefix, int count, TimeSpan ttl)
     {

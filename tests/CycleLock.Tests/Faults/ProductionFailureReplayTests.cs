@@ -23,7 +23,7 @@ public sealed class ProductionFailureReplayTests(FaultDatabase database) : Fault
         await using var bouncer = await PgBouncer.StartAsync(Postgres, clientIdleTimeout: TimeSpan.FromMilliseconds(100));
         var serviceId = NewServiceId("replay");
         using var metrics = new DbMetrics(serviceId);
-        await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString(), poolerSafe: false);
+        await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString(), poolerSafe: false, coalesce: false);
         var handles = new List<CycleLock.Client.LockHandle>();
         var start = System.Diagnostics.Stopwatch.StartNew();
         for (var i = 0; i < locks; i++)

@@ -44,6 +44,9 @@ public sealed class DbMetrics : IDisposable
     public long Count(string instrument, string? op = null, string? detail = null) =>
         _counts.Where(p => p.Key.Instrument == instrument && (op is null || p.Key.Op == op) && (detail is null || p.Key.Detail == detail)).Sum(p => p.Value);
 
+    /// <summary>Renewal statements: the per-lock <c>renew</c> and the coalesced <c>renew-many</c>.</summary>
+    public long Renewals(string instrument, string? detail = null) => Count(instrument, "renew", detail) + Count(instrument, "renew-many", detail);
+
     public string Describe() => string.Join(", ", _counts.OrderBy(p => p.Key.Instrument).Select(p => $"{p.Key.Instrument}[{p.Key.Op}/{p.Key.Detail}]={p.Value}"));
 
     public void Dispose() => _listener.Dispose();

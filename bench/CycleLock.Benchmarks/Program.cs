@@ -208,6 +208,22 @@ foreach (var (variant, samples) in b5)
         variant == "grains, cold" ? "one caller; the first acquire of each lock" : "one caller; warm and raw alternate sample by sample"));
 }
 
+// ---- B3 / B4: renewal load at 1 000 / 10 000 / 100 000 held leases, and silo memory per held lease.
+var b3Ttl = smoke ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(60);
+var b3Window = TimeSpan.FromMilliseconds(100); // the silo's CycleLock:Locks:CoalescingWindow (default)
+var b3 = new RenewalLoad(client, dataSource, serviceId, silo, b3Ttl, b3Window);
+var renewal = await b3.RunAsync(smoke ? [200] : [1_000, 10_000, 100_000], settle: b3.RenewPeriod, periods: 2, Console.WriteLine);
+foreach (var row in renewal.Rows)
+{
+    checks.Add(row.Format(b3Window));
+    if (row.RenewedInWindow != row.Leases || row.HeldAtEnd != row.Leases)
+    {
+        throw new InvalidOperationException($"B3 at {row.Leases}: {row.RenewedInWindow} renewed in the window and {row.HeldAtEnd} held at the end (expected every lease)");
+    }
+}
+
+checks.Add(renewal.FormatMemory());
+
 Report.Print(results, checks);
 var json = Arg("--json") ?? Path.Combine(Path.GetTempPath(), $"cyclelock-bench-{DateTime.UtcNow:yyyyMMddHHmmss}.json");
 await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new
@@ -217,6 +233,19 @@ await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new
     smoke,
     results = results.Select(r => new { r.Scenario, r.Variant, r.Operations, seconds = r.Elapsed.TotalSeconds, perSecond = r.PerSecond, p50Ms = Finite(r.P50Ms), p99Ms = Finite(r.P99Ms), r.Note }),
     ratios = Report.Ratios(results),
+    renewal = new
+    {
+        ttlSeconds = b3Ttl.TotalSeconds,
+        renewPeriodSeconds = b3.RenewPeriod.TotalSeconds,
+        tickMs = b3Window.TotalMilliseconds,
+        sizes = renewal.Rows.Select(r => new
+        {
+            r.Leases, seconds = r.Elapsed.TotalSeconds, r.Statements, r.SingleStatements, statementsPerSecond = r.StatementsPerSecond,
+            statementsPerTick = r.StatementsPerTick(b3Window), rowsPerSecond = r.RowsPerSecond, r.ExpectedRowsPerSecond, r.RowsRatio,
+            renewalsPerSecond = r.ObservedRenewalsPerSecond, r.LeasesPerPeriod, renewalRatio = Finite(r.RenewalRatio), minIntervalSeconds = Finite(r.MinIntervalSeconds), maxIntervalSeconds = Finite(r.MaxIntervalSeconds), r.RenewedInWindow, r.HeldAtEnd,
+        }),
+        memory = new { renewal.Leases, rssBeforeBytes = renewal.RssBeforeBytes, rssAfterBytes = renewal.RssAfterBytes, bytesPerLease = renewal.BytesPerLease },
+    },
     checks,
 }, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"JSON: {json}");

@@ -4,12 +4,13 @@
 # same run (the same SQL straight from Npgsql, DistributedLock.Postgres, pgbench, a no-op grain call).
 #   bash bench/run.sh            full run (a few minutes on 2 cores); prints the table, writes JSON
 #   bash bench/run.sh --smoke    tiny sizes, no targets (CI)
+#   bash bench/run.sh --only-renewal   B3 and B4 alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . deploy/lib.sh
 cyclelock_require_dotnet
 mode=()
-[ "${1:-}" = "--smoke" ] && mode=(--smoke)
+for a in "$@"; do case "$a" in --smoke|--only-renewal) mode+=("$a");; *) echo "unknown argument: $a" >&2; exit 2;; esac; done
 if [ -z "${CYCLELOCK_CONNECTION:-}" ]; then
   state=$(mktemp -d /tmp/cyclelock-bench-XXXXXX)
   [ "$(id -u)" -eq 0 ] && chown postgres "$state"

@@ -61,151 +61,155 @@ var locks = host.Services.GetRequiredService<CycleLockClient>();
 var ttl = TimeSpan.FromSeconds(30);
 var forever = TimeSpan.FromMinutes(10);
 
-// ---- B1: acquire + release throughput and latency, 16 workers over 10 000 locks (warm pass, then measured).
-var b1Workers = smoke ? 4 : 16;
-var b1Locks = smoke ? 200 : 10_000;
-async Task Pass(string variant, string prefix, Func<string, Task> op, bool record)
+// --only-renewal runs B3 and B4 alone (they take the longest; for profiling renewal).
+if (!args.Contains("--only-renewal"))
 {
-    var m = await Measurement.RunAsync("B1 acquire+release", variant, b1Workers, b1Locks, forever, (_, i) => op($"{prefix}/{i}"));
-    if (record)
+    // ---- B1: acquire + release throughput and latency, 16 workers over 10 000 locks (warm pass, then measured).
+    var b1Workers = smoke ? 4 : 16;
+    var b1Locks = smoke ? 200 : 10_000;
+    async Task Pass(string variant, string prefix, Func<string, Task> op, bool record)
     {
-        results.Add(m);
-    }
-}
-
-async Task GrainOp(string name)
-{
-    var result = await locks.TryAcquireAsync(name, ttl);
-    await result.Handle!.ReleaseAsync();
-    await result.Handle.DisposeAsync();
-}
-
-var rawKey = LeaseKey.New().Hash();
-async Task RawOp(string name)
-{
-    var holder = Guid.NewGuid();
-    var epoch = await raw.AcquireAsync(name, holder, rawKey, ttl);
-    await raw.ReleaseAsync(name, holder, rawKey, epoch);
-}
-
-await Pass("grains (SDK)", "b1-grain", GrainOp, record: false);
-await Pass("grains (SDK)", "b1-grain", GrainOp, record: true);
-await Pass("raw Npgsql (same SQL)", "b1-raw", RawOp, record: false);
-await Pass("raw Npgsql (same SQL)", "b1-raw", RawOp, record: true);
-var advisory = new PostgresDistributedSynchronizationProvider(pooled);
-await Pass("DistributedLock.Postgres (advisory)", "b1-dl", async name =>
-{
-    await using var handle = await advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
-}, record: false);
-await Pass("DistributedLock.Postgres (advisory)", "b1-dl", async name =>
-{
-    await using var handle = await advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
-}, record: true);
-var grainCounts = await raw.CountsAsync("b1-grain/");
-var rawCounts = await raw.CountsAsync("b1-raw/");
-checks.Add($"B1 grains: {grainCounts.Grants} grants and {grainCounts.Releases} releases in history for {2 * b1Locks} operations");
-checks.Add($"B1 raw: {rawCounts.Grants} grants and {rawCounts.Releases} releases in history for {2 * b1Locks} operations");
-if (grainCounts != (2L * b1Locks, 2L * b1Locks) || rawCounts != (2L * b1Locks, 2L * b1Locks))
-{
-    throw new InvalidOperationException("B1: history does not match the operations counted (write-behind or answers from memory?)");
-}
-
-if (Arg("--pgbench") is { } pgbench && File.Exists(pgbench))
-{
-    results.Add(await PgBench.RunAsync(pgbench, connection, serviceId, b1Workers, smoke ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(15)));
-}
-else
-{
-    checks.Add("B1 pgbench: skipped (no --pgbench)");
-}
-
-// ---- B2: keep-alive throughput through grains vs a no-op grain call vs the raw single-row renew, 64 callers.
-var b2Callers = smoke ? 8 : 64;
-var b2Duration = smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(8);
-var held = new List<(ICycleLockGrain Grain, KeepAliveRequest Request)>();
-for (var i = 0; i < b2Callers; i++)
-{
-    var grain = client.GetGrain<ICycleLockGrain>($"b2-grain/{i}");
-    var request = new AcquireRequest(Guid.NewGuid(), "bench-b2", LeaseKey.New(), TimeSpan.FromMinutes(5));
-    var reply = await grain.TryAcquireAsync(request);
-    held.Add((grain, new KeepAliveRequest(request.HolderId, request.Key, reply.Epoch)));
-}
-
-var pings = Enumerable.Range(0, b2Callers).Select(i => client.GetGrain<IPingGrain>($"b2-ping/{i}")).ToArray();
-var rawHeld = new List<(string Name, Guid Holder, long Epoch)>();
-for (var i = 0; i < b2Callers; i++)
-{
-    var holder = Guid.NewGuid();
-    rawHeld.Add(($"b2-raw/{i}", holder, await raw.AcquireAsync($"b2-raw/{i}", holder, rawKey, TimeSpan.FromMinutes(5))));
-}
-
-await Measurement.RunAsync("warm-up", "-", b2Callers, long.MaxValue, TimeSpan.FromSeconds(1), async (c, _) => { await held[c].Grain.KeepAliveAsync(held[c].Request); await pings[c].PingAsync(); });
-// The three variants alternate in short rounds, so drift on a shared machine hits all of them alike.
-var b2Rounds = new List<Measurement>();
-for (var round = 0; round < 4; round++)
-{
-    b2Rounds.Add(await Measurement.RunAsync("B2 keep-alive", "grains (KeepAlive)", b2Callers, long.MaxValue, b2Duration / 4, async (c, _) =>
-    {
-        var reply = await held[c].Grain.KeepAliveAsync(held[c].Request);
-        if (reply.Status != KeepAliveStatus.Held)
+        var m = await Measurement.RunAsync("B1 acquire+release", variant, b1Workers, b1Locks, forever, (_, i) => op($"{prefix}/{i}"));
+        if (record)
         {
-            throw new InvalidOperationException($"keep-alive answered {reply.Status}");
+            results.Add(m);
         }
-    }));
-    b2Rounds.Add(await Measurement.RunAsync("B2 keep-alive", "no-op grain call", b2Callers, long.MaxValue, b2Duration / 4, async (c, _) => await pings[c].PingAsync()));
-    b2Rounds.Add(await Measurement.RunAsync("B2 keep-alive", "raw single-row renew", b2Callers, long.MaxValue, b2Duration / 4, (c, _) => raw.RenewAsync(rawHeld[c].Name, rawHeld[c].Holder, rawHeld[c].Epoch, TimeSpan.FromMinutes(5))));
-}
+    }
 
-foreach (var variant in b2Rounds.GroupBy(r => r.Variant))
-{
-    results.Add(new Measurement("B2 keep-alive", variant.Key, variant.Sum(r => r.Operations), TimeSpan.FromTicks(variant.Sum(r => r.Elapsed.Ticks)),
-        variant.Average(r => r.P50Ms), variant.Max(r => r.P99Ms), "4 alternating rounds; p50 averaged, p99 the worst round"));
-}
+    async Task GrainOp(string name)
+    {
+        var result = await locks.TryAcquireAsync(name, ttl);
+        await result.Handle!.ReleaseAsync();
+        await result.Handle.DisposeAsync();
+    }
 
-// ---- B5: uncontended acquire latency, cold (the first call activates the grain) and warm, vs raw SQL.
-// Warm and raw alternate sample by sample (same minute, same noise); each sample is the acquire alone.
-var b5Count = smoke ? 50 : 2000;
-var b5 = new Dictionary<string, List<double>> { ["grains, cold"] = [], ["grains, warm"] = [], ["raw Npgsql"] = [] };
-var b5Watch = new Dictionary<string, TimeSpan> { ["grains, cold"] = TimeSpan.Zero, ["grains, warm"] = TimeSpan.Zero, ["raw Npgsql"] = TimeSpan.Zero };
-async Task Sample(string variant, Func<Task<Func<Task>>> acquire)
-{
-    var start = Stopwatch.GetTimestamp();
-    var release = await acquire();
-    var took = Stopwatch.GetElapsedTime(start);
-    b5[variant].Add(took.TotalMilliseconds);
-    b5Watch[variant] += took;
-    await release();
-}
+    var rawKey = LeaseKey.New().Hash();
+    async Task RawOp(string name)
+    {
+        var holder = Guid.NewGuid();
+        var epoch = await raw.AcquireAsync(name, holder, rawKey, ttl);
+        await raw.ReleaseAsync(name, holder, rawKey, epoch);
+    }
 
-async Task<Func<Task>> GrainAcquire(string name)
-{
-    var result = await locks.TryAcquireAsync(name, ttl);
-    return async () => await result.Handle!.DisposeAsync();
-}
+    await Pass("grains (SDK)", "b1-grain", GrainOp, record: false);
+    await Pass("grains (SDK)", "b1-grain", GrainOp, record: true);
+    await Pass("raw Npgsql (same SQL)", "b1-raw", RawOp, record: false);
+    await Pass("raw Npgsql (same SQL)", "b1-raw", RawOp, record: true);
+    var advisory = new PostgresDistributedSynchronizationProvider(pooled);
+    await Pass("DistributedLock.Postgres (advisory)", "b1-dl", async name =>
+    {
+        await using var handle = await advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
+    }, record: false);
+    await Pass("DistributedLock.Postgres (advisory)", "b1-dl", async name =>
+    {
+        await using var handle = await advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
+    }, record: true);
+    var grainCounts = await raw.CountsAsync("b1-grain/");
+    var rawCounts = await raw.CountsAsync("b1-raw/");
+    checks.Add($"B1 grains: {grainCounts.Grants} grants and {grainCounts.Releases} releases in history for {2 * b1Locks} operations");
+    checks.Add($"B1 raw: {rawCounts.Grants} grants and {rawCounts.Releases} releases in history for {2 * b1Locks} operations");
+    if (grainCounts != (2L * b1Locks, 2L * b1Locks) || rawCounts != (2L * b1Locks, 2L * b1Locks))
+    {
+        throw new InvalidOperationException("B1: history does not match the operations counted (write-behind or answers from memory?)");
+    }
 
-async Task<Func<Task>> RawAcquire(string name)
-{
-    var holder = Guid.NewGuid();
-    var epoch = await raw.AcquireAsync(name, holder, rawKey, ttl);
-    return () => raw.ReleaseAsync(name, holder, rawKey, epoch);
-}
+    if (Arg("--pgbench") is { } pgbench && File.Exists(pgbench))
+    {
+        results.Add(await PgBench.RunAsync(pgbench, connection, serviceId, b1Workers, smoke ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(15)));
+    }
+    else
+    {
+        checks.Add("B1 pgbench: skipped (no --pgbench)");
+    }
 
-for (var i = 0; i < b5Count; i++)
-{
-    await Sample("grains, cold", () => GrainAcquire($"b5-grain/{i}"));
-}
+    // ---- B2: keep-alive throughput through grains vs a no-op grain call vs the raw single-row renew, 64 callers.
+    var b2Callers = smoke ? 8 : 64;
+    var b2Duration = smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(8);
+    var held = new List<(ICycleLockGrain Grain, KeepAliveRequest Request)>();
+    for (var i = 0; i < b2Callers; i++)
+    {
+        var grain = client.GetGrain<ICycleLockGrain>($"b2-grain/{i}");
+        var request = new AcquireRequest(Guid.NewGuid(), "bench-b2", LeaseKey.New(), TimeSpan.FromMinutes(5));
+        var reply = await grain.TryAcquireAsync(request);
+        held.Add((grain, new KeepAliveRequest(request.HolderId, request.Key, reply.Epoch)));
+    }
 
-for (var i = 0; i < b5Count; i++)
-{
-    await Sample("grains, warm", () => GrainAcquire($"b5-grain/{i}"));
-    await Sample("raw Npgsql", () => RawAcquire($"b5-raw/{i}"));
-}
+    var pings = Enumerable.Range(0, b2Callers).Select(i => client.GetGrain<IPingGrain>($"b2-ping/{i}")).ToArray();
+    var rawHeld = new List<(string Name, Guid Holder, long Epoch)>();
+    for (var i = 0; i < b2Callers; i++)
+    {
+        var holder = Guid.NewGuid();
+        rawHeld.Add(($"b2-raw/{i}", holder, await raw.AcquireAsync($"b2-raw/{i}", holder, rawKey, TimeSpan.FromMinutes(5))));
+    }
 
-foreach (var (variant, samples) in b5)
-{
-    var sorted = samples.Order().ToArray();
-    results.Add(new Measurement("B5 uncontended acquire", variant, sorted.Length, b5Watch[variant], Measurement.Percentile(sorted, 0.5), Measurement.Percentile(sorted, 0.99),
-        variant == "grains, cold" ? "one caller; the first acquire of each lock" : "one caller; warm and raw alternate sample by sample"));
+    await Measurement.RunAsync("warm-up", "-", b2Callers, long.MaxValue, TimeSpan.FromSeconds(1), async (c, _) => { await held[c].Grain.KeepAliveAsync(held[c].Request); await pings[c].PingAsync(); });
+    // The three variants alternate in short rounds, so drift on a shared machine hits all of them alike.
+    var b2Rounds = new List<Measurement>();
+    for (var round = 0; round < 4; round++)
+    {
+        b2Rounds.Add(await Measurement.RunAsync("B2 keep-alive", "grains (KeepAlive)", b2Callers, long.MaxValue, b2Duration / 4, async (c, _) =>
+        {
+            var reply = await held[c].Grain.KeepAliveAsync(held[c].Request);
+            if (reply.Status != KeepAliveStatus.Held)
+            {
+                throw new InvalidOperationException($"keep-alive answered {reply.Status}");
+            }
+        }));
+        b2Rounds.Add(await Measurement.RunAsync("B2 keep-alive", "no-op grain call", b2Callers, long.MaxValue, b2Duration / 4, async (c, _) => await pings[c].PingAsync()));
+        b2Rounds.Add(await Measurement.RunAsync("B2 keep-alive", "raw single-row renew", b2Callers, long.MaxValue, b2Duration / 4, (c, _) => raw.RenewAsync(rawHeld[c].Name, rawHeld[c].Holder, rawHeld[c].Epoch, TimeSpan.FromMinutes(5))));
+    }
+
+    foreach (var variant in b2Rounds.GroupBy(r => r.Variant))
+    {
+        results.Add(new Measurement("B2 keep-alive", variant.Key, variant.Sum(r => r.Operations), TimeSpan.FromTicks(variant.Sum(r => r.Elapsed.Ticks)),
+            variant.Average(r => r.P50Ms), variant.Max(r => r.P99Ms), "4 alternating rounds; p50 averaged, p99 the worst round"));
+    }
+
+    // ---- B5: uncontended acquire latency, cold (the first call activates the grain) and warm, vs raw SQL.
+    // Warm and raw alternate sample by sample (same minute, same noise); each sample is the acquire alone.
+    var b5Count = smoke ? 50 : 2000;
+    var b5 = new Dictionary<string, List<double>> { ["grains, cold"] = [], ["grains, warm"] = [], ["raw Npgsql"] = [] };
+    var b5Watch = new Dictionary<string, TimeSpan> { ["grains, cold"] = TimeSpan.Zero, ["grains, warm"] = TimeSpan.Zero, ["raw Npgsql"] = TimeSpan.Zero };
+    async Task Sample(string variant, Func<Task<Func<Task>>> acquire)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var release = await acquire();
+        var took = Stopwatch.GetElapsedTime(start);
+        b5[variant].Add(took.TotalMilliseconds);
+        b5Watch[variant] += took;
+        await release();
+    }
+
+    async Task<Func<Task>> GrainAcquire(string name)
+    {
+        var result = await locks.TryAcquireAsync(name, ttl);
+        return async () => await result.Handle!.DisposeAsync();
+    }
+
+    async Task<Func<Task>> RawAcquire(string name)
+    {
+        var holder = Guid.NewGuid();
+        var epoch = await raw.AcquireAsync(name, holder, rawKey, ttl);
+        return () => raw.ReleaseAsync(name, holder, rawKey, epoch);
+    }
+
+    for (var i = 0; i < b5Count; i++)
+    {
+        await Sample("grains, cold", () => GrainAcquire($"b5-grain/{i}"));
+    }
+
+    for (var i = 0; i < b5Count; i++)
+    {
+        await Sample("grains, warm", () => GrainAcquire($"b5-grain/{i}"));
+        await Sample("raw Npgsql", () => RawAcquire($"b5-raw/{i}"));
+    }
+
+    foreach (var (variant, samples) in b5)
+    {
+        var sorted = samples.Order().ToArray();
+        results.Add(new Measurement("B5 uncontended acquire", variant, sorted.Length, b5Watch[variant], Measurement.Percentile(sorted, 0.5), Measurement.Percentile(sorted, 0.99),
+            variant == "grains, cold" ? "one caller; the first acquire of each lock" : "one caller; warm and raw alternate sample by sample"));
+    }
 }
 
 // ---- B3 / B4: renewal load at 1 000 / 10 000 / 100 000 held leases, and silo memory per held lease.

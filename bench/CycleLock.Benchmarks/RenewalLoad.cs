@@ -69,8 +69,14 @@ public sealed class RenewalLoad(IClusterClient client, NpgsqlDataSource dataSour
     private async Task<TimeSpan> AcquireUpToAsync(int size)
     {
         var watch = Stopwatch.StartNew();
-        var from = _held.Count;
-        var taken = new (ICycleLockGrain, KeepAliveRequest)[size - from];
+        int from;
+        lock (_held)
+        {
+            from = _held.Count;
+        }
+
+        // Each lease joins the keep-alive sweeps as soon as it is granted (a lease left silent for ht is
+        // released as stalled, and acquiring 100 000 takes longer than that).
         await Parallel.ForEachAsync(Enumerable.Range(from, size - from), new ParallelOptions { MaxDegreeOfParallelism = InFlight }, async (i, _) =>
         {
             var grain = client.GetGrain<ICycleLockGrain>($"b3/{i}");
@@ -81,13 +87,11 @@ public sealed class RenewalLoad(IClusterClient client, NpgsqlDataSource dataSour
                 throw new InvalidOperationException($"B3: acquiring b3/{i} answered {reply.Status}");
             }
 
-            taken[i - from] = (grain, new KeepAliveRequest(request.HolderId, request.Key, reply.Epoch));
+            lock (_held)
+            {
+                _held.Add((grain, new KeepAliveRequest(request.HolderId, request.Key, reply.Epoch)));
+            }
         });
-        lock (_held)
-        {
-            _held.AddRange(taken);
-        }
-
         return watch.Elapsed;
     }
 

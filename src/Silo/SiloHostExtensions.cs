@@ -79,6 +79,10 @@ public static class SiloHostExtensions
                 else
                 {
                     silo.ConfigureEndpoints(IPAddress.Parse(host.AdvertisedAddress), host.SiloPort, host.GatewayPort, listenOnAnyHostAddress: false);
+                    if (host.GatewayListeningPort is { } listening)
+                    {
+                        silo.Configure<EndpointOptions>(o => o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Parse(host.AdvertisedAddress), listening));
+                    }
                 }
             }
             else

@@ -24,6 +24,12 @@ public sealed class SiloHostOptions
     /// behind mutual TLS. Default 30000; 1 to 65535.</summary>
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>The port the gateway listens on when it differs from the advertised <see cref="GatewayPort"/>
+    /// (a port mapping or a TCP proxy in front of the gateway; clients connect to the advertised port, and
+    /// Orleans clients address the gateway by it, so a proxy must listen there). Default none (the gateway
+    /// listens on <see cref="GatewayPort"/>); 1 to 65535. Not with Kubernetes or localhost clustering.</summary>
+    public int? GatewayListeningPort { get; set; }
+
     /// <summary>Running in Kubernetes: take the silo's name, address and cluster from the pod
     /// (<c>Microsoft.Orleans.Hosting.Kubernetes</c>; with AdoNet membership). Default false.</summary>
     public bool Kubernetes { get; set; }

@@ -55,6 +55,20 @@ public static class SiloHostOptionsValidator
 
         Port("CycleLock:Silo:SiloPort", silo.SiloPort);
         Port("CycleLock:Silo:GatewayPort", silo.GatewayPort);
+        if (silo.GatewayListeningPort is { } listening)
+        {
+            Port("CycleLock:Silo:GatewayListeningPort", listening);
+            if (listening == silo.SiloPort)
+            {
+                failures.Add($"CycleLock:Silo:GatewayListeningPort and CycleLock:Silo:SiloPort are both {listening} (rule: two different ports).");
+            }
+
+            if (silo.Kubernetes || silo.Clustering != "AdoNet")
+            {
+                failures.Add($"CycleLock:Silo:GatewayListeningPort = {listening} needs CycleLock:Silo:Clustering = AdoNet without Kubernetes (rule: localhost clustering and Kubernetes hosting pick their own endpoints).");
+            }
+        }
+
         if (silo.SiloPort == silo.GatewayPort)
         {
             failures.Add($"CycleLock:Silo:SiloPort and CycleLock:Silo:GatewayPort are both {silo.SiloPort} (rule: two different ports).");

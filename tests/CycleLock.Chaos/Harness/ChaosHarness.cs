@@ -1,0 +1,304 @@
+using System.Diagnostics;
+using System.Globalization;
+using CycleLock.Chaos.Checking;
+using Npgsql;
+
+namespace CycleLock.Chaos.Harness;
+
+/// <summary>
+/// The chaos run (DESIGN §9, issue 7): a throwaway PostgreSQL with PgBouncer in front, two silos of the
+/// main cluster and one silo of a second cluster with the same ServiceId, and worker processes that reach
+/// the main silos only through their own TCP proxies. Faults run on a schedule while the workers contend;
+/// afterwards the evidence (history and protected writes with their commit timestamps, the workers' logs,
+/// the fault log, the silos' renewal retries) goes to the <see cref="ChaosChecker"/>.
+/// </summary>
+public sealed class ChaosHarness(ChaosSettings settings)
+{
+    private const string ServiceId = "chaos";
+    private readonly List<FaultRecord> _faults = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private LocalPostgres _postgres = null!;
+    private LocalPgBouncer _bouncer = null!;
+    private readonly List<SiloNode> _silos = [];
+    private readonly List<ManagedProcess> _workers = [];
+    private readonly List<TcpProxy> _proxies = [];
+
+    public static readonly string[] FaultKinds =
+    [
+        "pg-terminate", "pgbouncer-restart", "pg-restart-fast", "pg-restart-immediate", "silo-kill",
+        "worker-stop", "worker-stop-in-guard", "worker-blackhole",
+    ];
+
+    public async Task<int> RunAsync()
+    {
+        Directory.CreateDirectory(settings.Directory);
+        Log($"chaos run ({(settings.Long ? "long" : "short")} mode): {settings.Workers} workers, {settings.Locks} locks, TTL {settings.Ttl.TotalSeconds:0} s, " +
+            $"{settings.Duration.TotalMinutes:0.0} min of faults; budgets: database {settings.DatabaseBudget.TotalSeconds:0.00} s (TTL − P − m), " +
+            $"silo {settings.SiloBudget.TotalSeconds:0.00} s (ht − m_w − interval − kt); logs in {settings.Directory}");
+        _postgres = await LocalPostgres.StartAsync(Path.Combine(settings.Directory, "pg"));
+        try
+        {
+            return await RunWithDatabaseAsync();
+        }
+        finally
+        {
+            foreach (var process in _workers)
+            {
+                await process.DisposeAsync();
+            }
+
+            foreach (var proxy in _proxies)
+            {
+                await proxy.DisposeAsync();
+            }
+
+            foreach (var silo in _silos)
+            {
+                await silo.StopAsync();
+            }
+
+            await _bouncer.StopAsync();
+            await _postgres.StopAsync("fast");
+        }
+    }
+
+    private async Task<int> RunWithDatabaseAsync()
+    {
+        await Shell.RunAsync("dotnet", [settings.SiloDll, "migrate"], throwOnError: true, environment: new() { ["CycleLock__ConnectionString"] = _postgres.ConnectionString });
+        await using (var db = NpgsqlDataSource.Create(_postgres.ConnectionString))
+        {
+            await using var ddl = db.CreateCommand("""
+                CREATE SCHEMA IF NOT EXISTS chaos;
+                CREATE TABLE IF NOT EXISTS chaos.protected (id bigserial PRIMARY KEY, lock text NOT NULL, epoch bigint NOT NULL, holder uuid NOT NULL, worker int NOT NULL, seq bigint NOT NULL);
+                """);
+            await ddl.ExecuteNonQueryAsync();
+        }
+
+        _bouncer = await LocalPgBouncer.StartAsync(Path.Combine(settings.Directory, "pgbouncer"), _postgres.Port);
+        _silos.Add(new SiloNode("silo-1", "chaos", settings, ServiceId, _bouncer.ConnectionString, proxied: true));
+        _silos.Add(new SiloNode("silo-2", "chaos", settings, ServiceId, _bouncer.ConnectionString, proxied: true));
+        _silos.Add(new SiloNode("silo-b", "chaos-b", settings, ServiceId, _bouncer.ConnectionString, proxied: false));
+        foreach (var silo in _silos)
+        {
+            await silo.StartAsync();
+        }
+
+        // Workers reach the main silos only through these proxies (at the gateways' advertised ports).
+        foreach (var silo in _silos.Take(2))
+        {
+            _proxies.Add(new TcpProxy(silo.Gateway, silo.ListeningGateway, WorkerPids));
+        }
+
+        Log("silos live: silo-1, silo-2 (cluster chaos), silo-b (cluster chaos-b, same ServiceId)");
+        var readiness = new List<Task<string>>();
+        for (var i = 0; i < settings.Workers; i++)
+        {
+            List<string> args =
+            [
+                "worker", "--id", i.ToString(CultureInfo.InvariantCulture), "--service-id", ServiceId,
+                "--connection", _bouncer.ConnectionString, "--locks", settings.Locks.ToString(CultureInfo.InvariantCulture),
+                "--ttl-seconds", settings.Ttl.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+                "--log", Path.Combine(settings.Directory, $"worker-{i}.jsonl"),
+            ];
+            foreach (var silo in _silos.Take(2))
+            {
+                args.AddRange(["--gateway", silo.Gateway.ToString()]);
+            }
+
+            if (i == 0)
+            {
+                args.AddRange(["--gateway-b", _silos[2].Gateway.ToString()]);
+            }
+
+            var process = ManagedProcess.Start($"worker-{i}", settings.ChaosDll, args, new Dictionary<string, string>(), Path.Combine(settings.Directory, $"worker-{i}.log"));
+            readiness.Add(process.WatchAsync("READY"));
+            lock (_workers)
+            {
+                _workers.Add(process);
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(readiness).WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"workers not ready in 90 s: {string.Join(", ", _workers.Where((_, i) => !readiness[i].IsCompleted).Select(w => w.Name))} (see their logs in {settings.Directory})");
+        }
+
+        Log($"{settings.Workers} workers contending");
+        using var scraping = new CancellationTokenSource();
+        var scraper = Task.Run(async () =>
+        {
+            while (!scraping.IsCancellationRequested)
+            {
+                foreach (var silo in _silos)
+                {
+                    await silo.ScrapeAsync();
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None);
+            }
+        });
+        var runStart = _clock.Elapsed;
+        var cycles = 0;
+        do
+        {
+            await FaultCycleAsync();
+            cycles++;
+        }
+        while (_clock.Elapsed - runStart + CycleLength < settings.Duration);
+
+        var rest = settings.Duration - (_clock.Elapsed - runStart);
+        if (rest > TimeSpan.Zero)
+        {
+            await Task.Delay(rest);
+        }
+
+        await scraping.CancelAsync();
+        await scraper;
+        Log($"{cycles} fault cycle(s) done; stopping workers");
+        foreach (var process in _workers)
+        {
+            await process.SendAsync("stop");
+        }
+
+        foreach (var process in _workers)
+        {
+            if (!await process.WaitForExitAsync(TimeSpan.FromSeconds(30)))
+            {
+                Log($"{process.Name} did not stop in 30 s; killed");
+            }
+        }
+
+        var evidence = await Evidence.GatherAsync(_postgres.ConnectionString, ServiceId, settings, _faults, _silos.Sum(s => s.RenewRetries), _silos.Sum(s => s.Moved));
+        var report = new ChaosChecker().Check(evidence);
+        Console.WriteLine(report.Format());
+        await File.WriteAllTextAsync(Path.Combine(settings.Directory, "report.txt"), report.Format());
+        return report.Passed ? 0 : 1;
+    }
+
+    private static TimeSpan CycleLength => TimeSpan.FromSeconds(95);
+
+    // One cycle of every fault kind: the worker faults (longer than the TTL) run together on three
+    // workers while the database and silo faults follow each other, so they do not overlap the worker
+    // whose guarded transaction is held open.
+    private async Task FaultCycleAsync()
+    {
+        var workerFaults = Task.WhenAll(
+            WorkerStopAsync("worker-stop", 1, "pause-before-guard"),
+            WorkerStopAsync("worker-stop-in-guard", 2, "pause-in-guard"),
+            BlackholeAsync(3));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await workerFaults;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await FaultAsync("pg-terminate", null, settings.DatabaseBudget, TerminateStormAsync);
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        await FaultAsync("pgbouncer-restart", null, settings.DatabaseBudget, async () =>
+        {
+            await _bouncer.StopAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await _bouncer.StartAsync();
+        });
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        foreach (var mode in new[] { "fast", "immediate" })
+        {
+            await FaultAsync($"pg-restart-{mode}", null, settings.DatabaseBudget, async () =>
+            {
+                await _postgres.StopAsync(mode);
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                await _postgres.StartServerAsync();
+            });
+            await Task.Delay(TimeSpan.FromSeconds(6));
+        }
+
+        // The outage is the time the silo is gone (3 s); its leases fail over to silo-1 meanwhile (the
+        // checker fails any lease lost). Starting it again (until it is live) is not part of the outage.
+        await FaultAsync("silo-kill", "silo-2", settings.SiloBudget, async () =>
+        {
+            await _silos[1].KillAsync();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        });
+        var restart = Stopwatch.StartNew();
+        await _silos[1].StartAsync();
+        Log($"silo-2 restarted: live after {restart.Elapsed.TotalSeconds:0.0} s");
+        await Task.Delay(TimeSpan.FromSeconds(8));
+    }
+
+    private async Task WorkerStopAsync(string kind, int worker, string pausePoint)
+    {
+        var process = _workers[worker];
+        var paused = process.WatchAsync("PAUSE-POINT " + pausePoint);
+        await process.SendAsync(pausePoint);
+        string line;
+        try
+        {
+            line = await paused.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            Log($"{kind}: worker-{worker} reached no pause point in 30 s; stopping it anywhere");
+            line = "(anywhere)";
+        }
+
+        await FaultAsync(kind, $"worker-{worker}", TimeSpan.Zero, async () =>
+        {
+            process.Signal(Shell.SigStop);
+            await Task.Delay(settings.Ttl + TimeSpan.FromSeconds(2));
+            process.Signal(Shell.SigCont);
+        }, line);
+    }
+
+    private Task BlackholeAsync(int worker) =>
+        FaultAsync("worker-blackhole", $"worker-{worker}", TimeSpan.Zero, detail: $"{_proxies.Sum(p => p.Connections.GetValueOrDefault(worker))} connection(s) of the worker through the proxies", fault: async () =>
+        {
+            foreach (var proxy in _proxies)
+            {
+                proxy.Blackhole(worker);
+            }
+
+            await Task.Delay(settings.Ttl + TimeSpan.FromSeconds(2));
+            foreach (var proxy in _proxies)
+            {
+                proxy.Restore(worker);
+            }
+        });
+
+    private async Task TerminateStormAsync()
+    {
+        await using var db = NpgsqlDataSource.Create(_postgres.ConnectionString);
+        var until = _clock.Elapsed + TimeSpan.FromSeconds(3);
+        while (_clock.Elapsed < until)
+        {
+            await using var command = db.CreateCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'");
+            await command.ExecuteScalarAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+        }
+    }
+
+    private async Task FaultAsync(string kind, string? target, TimeSpan budget, Func<Task> fault, string? detail = null)
+    {
+        var start = DateTimeOffset.UtcNow;
+        await fault();
+        var end = DateTimeOffset.UtcNow;
+        lock (_faults)
+        {
+            _faults.Add(new FaultRecord(kind, start, end, target, budget));
+        }
+
+        Log($"fault {kind}{(target is null ? string.Empty : " on " + target)}: {(end - start).TotalSeconds:0.0} s" +
+            (budget > TimeSpan.Zero ? $" (budget {budget.TotalSeconds:0.00} s)" : " (the holder is expected to lose)") + (detail is null ? string.Empty : $"; {detail}"));
+    }
+
+    private IReadOnlyDictionary<int, int> WorkerPids()
+    {
+        lock (_workers)
+        {
+            return _workers.Select((w, i) => (w, i)).Where(p => !p.w.Exited).ToDictionary(p => p.w.Pid, p => p.i);
+        }
+    }
+
+    private void Log(string message) => Console.WriteLine($"[{_clock.Elapsed.TotalSeconds,6:0.0}s] {message}");
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Net;
+
+namespace CycleLock.Chaos.Harness;
+
+/// <summary>One silo process (AdoNet membership, the store through PgBouncer), restartable on the same
+/// ports after a <c>kill -9</c>. Its <c>/metrics</c> is read while it runs: the renewal retries each
+/// incarnation counted are kept.</summary>
+public sealed class SiloNode(string name, string clusterId, ChaosSettings settings, string serviceId, string connection, bool proxied)
+{
+    private readonly int _siloPort = Shell.FreePort();
+    private readonly int _gatewayPort = Shell.FreePort();
+    private readonly int _listeningPort = Shell.FreePort();
+    private readonly int _webPort = Shell.FreePort();
+    private readonly Dictionary<int, (long Retries, long Moved)> _byIncarnation = [];
+    private ManagedProcess? _process;
+
+    public string Name => name;
+
+    /// <summary>The advertised gateway endpoint (where clients connect; a proxy listens there when proxied).</summary>
+    public IPEndPoint Gateway => new(IPAddress.Loopback, _gatewayPort);
+
+    /// <summary>Where the gateway really listens.</summary>
+    public IPEndPoint ListeningGateway => proxied ? new(IPAddress.Loopback, _listeningPort) : Gateway;
+
+    /// <summary>Renewal statements retried after a transient error (cyclelock_db_retries_total for renew and
+    /// renew-many), over every incarnation.</summary>
+    public long RenewRetries
+    {
+        get
+        {
+            lock (_byIncarnation)
+            {
+                return _byIncarnation.Values.Sum(v => v.Retries);
+            }
+        }
+    }
+
+    /// <summary>Activations that found their lease served elsewhere and answered moved (cyclelock_moved_total).</summary>
+    public long Moved
+    {
+        get
+        {
+            lock (_byIncarnation)
+            {
+                return _byIncarnation.Values.Sum(v => v.Moved);
+            }
+        }
+    }
+
+    public async Task StartAsync()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["CycleLock__ConnectionString"] = connection,
+            ["CycleLock__Silo__ServiceId"] = serviceId,
+            ["CycleLock__Silo__ClusterId"] = clusterId,
+            ["CycleLock__Silo__Clustering"] = "AdoNet",
+            ["CycleLock__Silo__SiloPort"] = _siloPort.ToString(CultureInfo.InvariantCulture),
+            ["CycleLock__Silo__GatewayPort"] = _gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["CycleLock__Web__Url"] = $"http://127.0.0.1:{_webPort}",
+            ["CycleLock__Store__RunMigrations"] = "false",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        if (proxied)
+        {
+            environment["CycleLock__Silo__GatewayListeningPort"] = _listeningPort.ToString(CultureInfo.InvariantCulture);
+        }
+
+        _process = ManagedProcess.Start(name, settings.SiloDll, [], environment, Path.Combine(settings.Directory, $"{name}.log"));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 300; i++)
+        {
+            if (_process.Exited)
+            {
+                throw new InvalidOperationException($"{name} exited during start; see {name}.log");
+            }
+
+            try
+            {
+                if ((await http.GetAsync($"http://127.0.0.1:{_webPort}/health/live")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"{name} did not become live");
+    }
+
+    public async Task KillAsync()
+    {
+        if (_process is { } process)
+        {
+            await ScrapeAsync();
+            process.Signal(Shell.SigKill);
+            await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            await process.DisposeAsync();
+            _process = null;
+        }
+    }
+
+    /// <summary>Reads the renewal retries (cyclelock_db_retries_total for renew and renew-many) this
+    /// incarnation counted so far.</summary>
+    public async Task ScrapeAsync()
+    {
+        if (_process is not { Exited: false } process)
+        {
+            return;
+        }
+
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            var lines = (await http.GetStringAsync($"http://127.0.0.1:{_webPort}/metrics")).Split('\n');
+            var retries = Sum(lines.Where(l => l.StartsWith("cyclelock_db_retries_total{", StringComparison.Ordinal) && (l.Contains("op=\"renew\"", StringComparison.Ordinal) || l.Contains("op=\"renew-many\"", StringComparison.Ordinal))));
+            var moved = Sum(lines.Where(l => l.StartsWith("cyclelock_moved_total", StringComparison.Ordinal)));
+            lock (_byIncarnation)
+            {
+                var known = _byIncarnation.GetValueOrDefault(process.Pid);
+                _byIncarnation[process.Pid] = (Math.Max(retries, known.Retries), Math.Max(moved, known.Moved));
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException)
+        {
+        }
+    }
+
+    private static long Sum(IEnumerable<string> samples) =>
+        samples.Sum(l => (long)double.Parse((l.Contains('}', StringComparison.Ordinal) ? l[(l.LastIndexOf('}') + 1)..] : l[l.IndexOf(' ', StringComparison.Ordinal)..]).Trim().Split(' ')[0], CultureInfo.InvariantCulture));
+
+    public async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            await ScrapeAsync();
+            await process.DisposeAsync();
+            _process = null;
+        }
+    }
+}

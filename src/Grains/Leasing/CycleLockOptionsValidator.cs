@@ -37,10 +37,11 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
             }
         }
 
-        if (options.CoalescingWindow > options.MinAttemptTimeout / 2)
+        var smallestAttempt = options.MinAttemptTimeout < options.MaxAttemptTimeout ? options.MinAttemptTimeout : options.MaxAttemptTimeout;
+        if (options.CoalescingWindow > smallestAttempt / 2)
         {
-            failures.Add($"CycleLock:Locks:CoalescingWindow {options.CoalescingWindow} exceeds MinAttemptTimeout / 2 = {options.MinAttemptTimeout / 2} " +
-                         "(rule: a renewal handed to the coalescer early is sent within P/4 at every allowed TTL).");
+            failures.Add($"CycleLock:Locks:CoalescingWindow {options.CoalescingWindow} exceeds min(MinAttemptTimeout, MaxAttemptTimeout) / 2 = {smallestAttempt / 2} " +
+                         "(rule: a renewal handed to the coalescer early leaves at least half of the smallest attempt budget for its statement).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

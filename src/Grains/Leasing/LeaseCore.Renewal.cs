@@ -93,7 +93,11 @@ public sealed partial class LeaseCore
     {
         var sent = Now();
         var started = CycleLockMeter.Now();
-        var result = await _store.RenewAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken);
+        // A scheduled renewal (the last one succeeded) was handed in early and may wait for its flush; a
+        // retry goes out at once.
+        var result = _failures == 0
+            ? await _store.RenewAheadAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken)
+            : await _store.RenewAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken);
         CycleLockMeter.Renewed(result.Outcome.ToString(), CycleLockMeter.Since(started), result.Outcome == StoreOutcome.Renewed ? result.Remaining : null);
         if (!Serves(lease.HolderId, lease.Epoch))
         {
@@ -169,7 +173,8 @@ public sealed partial class LeaseCore
         if (_lastRenewClock is { } previous)
         {
             var drift = (result.DbNow - previous.Db) - (sent - previous.Mono);
-            if (drift.Duration() > timing.Margin / 2)
+            // A renewal handed in early reaches the database up to the lead later than `sent`.
+            if (drift.Duration() > (timing.Margin / 2) + _store.RenewalLead)
             {
                 // The deadline below is taken from this statement's remaining time alone, which caps
                 // every new promise to what the database now allows.

@@ -37,6 +37,7 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
             "renew",
             static i => i.Name,
             batches.RenewManyAsync,
+            i => LeaseTiming.For(i.Ttl, options).AttemptTimeout,
             (i, token) => inner.RenewAsync(i.Name, i.HolderId, i.Epoch, i.Activation, i.Ttl, token),
             _lead,
             options.MaxBatchSize,
@@ -46,6 +47,7 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
             "adopt",
             static i => i.Name,
             batches.AdoptManyAsync,
+            _ => options.MaxAttemptTimeout,
             (i, token) => inner.AdoptAsync(i.Name, i.HolderId, i.Key, i.Epoch, i.Activation, token),
             TimeSpan.Zero,
             options.MaxBatchSize,
@@ -58,11 +60,15 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
 
     /// <inheritdoc />
     public Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
-        _renewals.EnqueueAsync(new RenewInput(name, holderId, epoch, activation, ttl), cancellationToken);
+        _renewals.EnqueueAsync(new RenewInput(name, holderId, epoch, activation, ttl), early: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<StoreResult> RenewAheadAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
+        _renewals.EnqueueAsync(new RenewInput(name, holderId, epoch, activation, ttl), early: true, cancellationToken);
 
     /// <inheritdoc />
     public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
-        _adopts.EnqueueAsync(new AdoptInput(name, holderId, key, epoch, activation), cancellationToken);
+        _adopts.EnqueueAsync(new AdoptInput(name, holderId, key, epoch, activation), early: false, cancellationToken);
 
     /// <inheritdoc />
     public Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken) =>

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using CycleLock.Resilience;
 using Microsoft.Extensions.Logging;
 
 namespace CycleLock.Persistence;
@@ -20,7 +19,8 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
 {
     private readonly string _kind;
     private readonly Func<TInput, string> _nameOf;
-    private readonly Func<IReadOnlyList<TInput>, CancellationToken, Task<IReadOnlyList<StoreResult>>> _batch;
+    private readonly Func<IReadOnlyList<TInput>, TimeSpan, CancellationToken, Task<IReadOnlyList<StoreResult>>> _batch;
+    private readonly Func<TInput, TimeSpan> _attemptTimeoutOf;
     private readonly Func<TInput, CancellationToken, Task<StoreResult>> _single;
     private readonly long _leadTicks;
     private readonly int _maxBatch;
@@ -36,7 +36,8 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
     public CoalescingQueue(
         string kind,
         Func<TInput, string> nameOf,
-        Func<IReadOnlyList<TInput>, CancellationToken, Task<IReadOnlyList<StoreResult>>> batch,
+        Func<IReadOnlyList<TInput>, TimeSpan, CancellationToken, Task<IReadOnlyList<StoreResult>>> batch,
+        Func<TInput, TimeSpan> attemptTimeoutOf,
         Func<TInput, CancellationToken, Task<StoreResult>> single,
         TimeSpan lead,
         int maxBatch,
@@ -48,6 +49,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         _kind = kind;
         _nameOf = nameOf;
         _batch = batch;
+        _attemptTimeoutOf = attemptTimeoutOf;
         _single = single;
         _leadTicks = (long)(lead.TotalSeconds * time.TimestampFrequency);
         _maxBatch = maxBatch;
@@ -56,8 +58,9 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>Hands in one write; answered when the flush that carries it is done.</summary>
-    public Task<StoreResult> EnqueueAsync(TInput input, CancellationToken cancellationToken)
+    /// <summary>Hands in one write; answered when the flush that carries it is done. <paramref name="early"/>:
+    /// handed in the lead before it is due (a scheduled renewal); otherwise it is due now (a retry).</summary>
+    public Task<StoreResult> EnqueueAsync(TInput input, bool early, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (cancellationToken.IsCancellationRequested)
@@ -65,12 +68,12 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
             return Task.FromCanceled<StoreResult>(cancellationToken);
         }
 
-        var entry = new Entry(input, _nameOf(input), _time.GetTimestamp() + _leadTicks, cancellationToken);
+        var entry = new Entry(input, _nameOf(input), _time.GetTimestamp() + (early ? _leadTicks : 0), cancellationToken);
         bool wake;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            wake = _pending.Count == 0;
+            wake = _pending.Count == 0 || !early;
             _pending.Add(entry);
         }
 
@@ -112,7 +115,6 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         }
 
         _stopping.Dispose();
-        _wake.Dispose();
     }
 
     private async Task LoopAsync()
@@ -124,7 +126,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
             lock (_gate)
             {
                 _pending.RemoveAll(e => e.Task.IsCompleted);
-                due = _pending.Count > 0 ? _pending[0].Due : null;
+                due = _pending.Count > 0 ? _pending.Min(e => e.Due) : null;
             }
 
             if (due is not { } earliest)
@@ -136,15 +138,29 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
             var now = _time.GetTimestamp();
             if (earliest > now)
             {
-                // The most urgent entry is the oldest (every entry is due a fixed lead after it arrived).
-                await Task.Delay(TimeSpan.FromSeconds((earliest - now) / (double)_time.TimestampFrequency), _time, stopping).ConfigureAwait(false);
+                // Sleep until the most urgent entry is due, or until an entry due sooner (a retry) arrives.
+                using var sooner = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                var wait = Task.Delay(TimeSpan.FromSeconds((earliest - now) / (double)_time.TimestampFrequency), _time, sooner.Token);
+                var woken = _wake.WaitAsync(sooner.Token);
+                await Task.WhenAny(wait, woken).ConfigureAwait(false);
+                await sooner.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAll(wait, woken).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                stopping.ThrowIfCancellationRequested();
                 continue;
             }
 
-            var batch = Take();
-            if (batch.Count > 0)
+            try
             {
-                await FlushAsync(batch, stopping).ConfigureAwait(false);
+                var batch = Take();
+                if (batch.Count > 0)
+                {
+                    await FlushAsync(batch, stopping).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                // FlushAsync answers every entry on every path; this guards against a bug stopping renewals.
+                LogLoopFault(_logger, _kind, e);
             }
         }
     }
@@ -221,7 +237,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         var started = CycleLockMeter.Now();
         try
         {
-            var results = await _batch([.. groups.Select(g => g.Input)], batchCancel.Token).ConfigureAwait(false);
+            var results = await _batch([.. groups.Select(g => g.Input)], groups.Min(g => _attemptTimeoutOf(g.Input)), batchCancel.Token).ConfigureAwait(false);
             CycleLockMeter.Flushed(_kind, groups.Count, CycleLockMeter.Since(started));
             for (var i = 0; i < groups.Count; i++)
             {
@@ -260,10 +276,16 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         }
     }
 
+    // Only errors a single row can cause fall back: data exceptions (22), integrity violations (23) and
+    // raised exceptions (P0, e.g. a trigger). Anything else (timeouts, authentication, a read-only
+    // standby, unknown) would fail every row alike, so it fails the batch at once instead of sending one
+    // statement per lease behind it.
     private static bool IsRowLevel(Exception e, CancellationToken batchToken) =>
-        e is not (LeaseStoreConfigurationException or OperationCanceledException or ObjectDisposedException)
-        && !batchToken.IsCancellationRequested
-        && TransientErrorMatcher.Classify(e, batchToken).Class == ErrorClass.Permanent;
+        !batchToken.IsCancellationRequested
+        && e is Npgsql.PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal) || state.StartsWith("P0", StringComparison.Ordinal));
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} coalescer's loop caught an unexpected error; it goes on")]
+    private static partial void LogLoopFault(ILogger logger, string kind, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A coalesced {Kind} of {Count} leases failed permanently ({Error}: {Detail}); sending each on its own")]
     private static partial void LogFallback(ILogger logger, string kind, int count, string error, string detail);

@@ -7,9 +7,10 @@ namespace CycleLock.Persistence;
 /// </summary>
 public interface IBatchLeaseStore
 {
-    /// <summary>Renews every input in one statement.</summary>
-    Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, CancellationToken cancellationToken);
+    /// <summary>Renews every input in one statement; each attempt is bounded by <paramref name="attemptTimeout"/>
+    /// (the smallest attempt timeout of the leases in it, DESIGN §6).</summary>
+    Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken);
 
-    /// <summary>Adopts every input in one statement.</summary>
-    Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, CancellationToken cancellationToken);
+    /// <summary>Adopts every input in one statement; each attempt is bounded by <paramref name="attemptTimeout"/>.</summary>
+    Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken);
 }

@@ -16,6 +16,11 @@ public interface ILeaseStore
     /// <summary>Makes <paramref name="activation"/> the one serving a held, unexpired lease of this holder and key.</summary>
     Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken);
 
+    /// <summary>A scheduled renewal handed in <see cref="RenewalLead"/> before it is due (a coalescing store
+    /// sends it within that lead); <see cref="RenewAsync"/> otherwise.</summary>
+    Task<StoreResult> RenewAheadAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
+        RenewAsync(name, holderId, epoch, activation, ttl, cancellationToken);
+
     /// <summary>Extends the lease by its TTL from the database's now, when holder, epoch, activation and TTL match.</summary>
     Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken);
 

@@ -74,12 +74,12 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
             Bool(byHolder), Int(maxStalls));
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(inputs);
 
         // Idempotent for the same reason as a single renewal; a retry renews the same rows again.
-        return RunManyAsync("renew-many", inputs.Count, LeaseSql.RenewMany, cancellationToken,
+        return RunManyAsync("renew-many", inputs.Count, LeaseSql.RenewMany, attemptTimeout, cancellationToken,
             Text(_serviceId),
             ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Name)),
             ArrayOf(NpgsqlDbType.Uuid, inputs.Select(i => i.HolderId)),
@@ -89,13 +89,13 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(inputs);
 
         // Idempotent for the same reason as a single adoption: adopting again by the same activation
         // changes nothing but prev_activation and logs nothing.
-        return RunManyAsync("adopt-many", inputs.Count, LeaseSql.AdoptMany, cancellationToken,
+        return RunManyAsync("adopt-many", inputs.Count, LeaseSql.AdoptMany, attemptTimeout, cancellationToken,
             Text(_serviceId),
             ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Name)),
             ArrayOf(NpgsqlDbType.Uuid, inputs.Select(i => i.HolderId)),
@@ -304,7 +304,7 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
         return ReadResult(reader, 0);
     }
 
-    private Task<IReadOnlyList<StoreResult>> RunManyAsync(string operation, int count, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
+    private Task<IReadOnlyList<StoreResult>> RunManyAsync(string operation, int count, string sql, TimeSpan attemptTimeout, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
         _resilience.ExecuteAsync<IReadOnlyList<StoreResult>>(operation, null, null, async token =>
         {
             await using var command = Command(sql, parameters);
@@ -320,7 +320,7 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
             return answered == count
                 ? results
                 : throw new InvalidOperationException($"A coalesced {operation} answered {answered} of {count} inputs.");
-        }, cancellationToken);
+        }, cancellationToken, attemptTimeout);
 
     private NpgsqlCommand Command(string sql, NpgsqlParameter[] parameters)
     {

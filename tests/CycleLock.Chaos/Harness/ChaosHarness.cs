@@ -250,8 +250,24 @@ public sealed class ChaosHarness(ChaosSettings settings)
         }, line);
     }
 
-    private Task BlackholeAsync(int worker) =>
-        FaultAsync("worker-blackhole", $"worker-{worker}", TimeSpan.Zero, detail: $"{_proxies.Sum(p => p.Connections.GetValueOrDefault(worker))} connection(s) of the worker through the proxies", fault: async () =>
+    // The worker is blackholed while it holds a lock and keeps writing (a long hold): cut off from the
+    // silos, it still reaches the database, and only its handle's ValidUntil and the guard stop it.
+    private async Task BlackholeAsync(int worker)
+    {
+        var process = _workers[worker];
+        var holding = process.WatchAsync("LONG-HOLD");
+        await process.SendAsync("long-hold");
+        string line;
+        try
+        {
+            line = await holding.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            line = "(no long hold began in 30 s)";
+        }
+
+        await FaultAsync("worker-blackhole", $"worker-{worker}", TimeSpan.Zero, detail: $"{line}; {_proxies.Sum(p => p.Connections.GetValueOrDefault(worker))} connection(s) of the worker through the proxies", fault: async () =>
         {
             foreach (var proxy in _proxies)
             {
@@ -264,6 +280,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
                 proxy.Restore(worker);
             }
         });
+    }
 
     private async Task TerminateStormAsync()
     {

@@ -32,6 +32,7 @@ public sealed class ChaosWorker
     private readonly NpgsqlDataSource _db;
     private readonly Random _random;
     private volatile string? _pause;
+    private volatile bool _longHold;
     private long _sequence;
 
     private ChaosWorker(int id, string serviceId, int locks, TimeSpan ttl, JsonLog log, NpgsqlDataSource db)
@@ -122,6 +123,9 @@ public sealed class ChaosWorker
                 case "pause-before-guard" or "pause-in-guard":
                     _pause = line.Trim();
                     break;
+                case "long-hold":
+                    _longHold = true;
+                    break;
                 case "stop":
                     await stop.CancelAsync();
                     return;
@@ -167,12 +171,23 @@ public sealed class ChaosWorker
         using var lost = handle.LostToken.Register(() => learnedLost ??= DateTimeOffset.UtcNow);
         try
         {
-            var writes = _random.Next(1, 4);
-            for (var i = 0; i < writes && !stopping.IsCancellationRequested; i++)
+            // A long hold (for the blackhole fault) writes every 300 ms until the handle says the lock is
+            // lost: a holder cut off from the silos that still reaches the database.
+            var longHold = _longHold;
+            _longHold = false;
+            if (longHold)
+            {
+                Console.WriteLine($"LONG-HOLD {handle.Name} {handle.Epoch}");
+            }
+
+            var writes = longHold ? int.MaxValue : _random.Next(1, 4);
+            var gap = longHold ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(_random.Next(10, 60));
+            var until = DateTimeOffset.UtcNow + (_ttl * 3);
+            for (var i = 0; i < writes && !stopping.IsCancellationRequested && DateTimeOffset.UtcNow < until; i++)
             {
                 handle.EnsureHeld();
                 await GuardedWriteAsync(handle, stopping);
-                await Task.Delay(TimeSpan.FromMilliseconds(_random.Next(10, 60)), handle.LostToken);
+                await Task.Delay(gap, handle.LostToken);
             }
         }
         catch (EpochGuardRejectedException e)

@@ -17,7 +17,7 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
     [InlineData("CycleLock:Silo:Kubernetes", "true", "CycleLock:Silo:Kubernetes = true needs CycleLock:Silo:Clustering = AdoNet")]
     [InlineData("CycleLock:ConnectionString", "Hots=nowhere;Pasword=secret", "CycleLock:ConnectionString is not a valid PostgreSQL connection string")]
     [InlineData("CycleLock:Silo:GatewayListeningPort", "30001", "CycleLock:Silo:GatewayListeningPort = 30001 needs CycleLock:Silo:Clustering = AdoNet")]
-    [InlineData("CycleLock:Locks:CoalescingWindow", "00:00:01", "CycleLock:Locks:CoalescingWindow 00:00:01 exceeds MinAttemptTimeout / 2")]
+    [InlineData("CycleLock:Locks:CoalescingWindow", "00:00:01", "CycleLock:Locks:CoalescingWindow 00:00:01 exceeds min(MinAttemptTimeout, MaxAttemptTimeout) / 2")]
     public async Task InvalidSetting_StopsTheStart_NamingTheKey(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string> { [key] = value };

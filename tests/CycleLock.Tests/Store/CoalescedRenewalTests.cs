@@ -31,28 +31,105 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
         var expired = await Held(store.Inner, "act-1", TimeSpan.FromMilliseconds(300));
         await Task.Delay(TimeSpan.FromMilliseconds(400));
         var unknown = new Lease("lock-" + Guid.NewGuid().ToString("N")[..12], Guid.NewGuid(), LeaseKey.New(), 7, Long);
+        var wrongTtl = (await Held(store.Inner, "act-1")) with { Ttl = Long + TimeSpan.FromSeconds(1) };
+        var wrongEpoch = (await Held(store.Inner, "act-1")) is var held ? held with { Epoch = held.Epoch + 1000 } : null!;
+        var regranted = await Held(store.Inner, "act-1", TimeSpan.FromMilliseconds(300));
+        await Task.Delay(TimeSpan.FromMilliseconds(400));
+        Assert.Equal(StoreOutcome.Granted, (await store.Inner.AcquireAsync(regranted.Name, Guid.NewGuid(), "other", LeaseKey.New(), Long, "act-1", None)).Outcome);
+
+        // Each input's expected answer is what the single-row statement answers for it before the batch,
+        // read inside a transaction that is rolled back (so the batch sees the same rows).
+        var leases = new[] { renewed, alsoRenewed, moved, ended, expired, unknown, wrongTtl, wrongEpoch, regranted, renewed };
+        var alone = new List<StoreResult>();
+        foreach (var l in leases)
+        {
+            alone.Add(await SingleRowInRolledBackTransactionAsync(store.ServiceId, l));
+        }
 
         // All handed in within one window: one statement.
-        var leases = new[] { renewed, alsoRenewed, moved, ended, expired, unknown, renewed };
-        var answers = await Task.WhenAll(leases.Select(l => store.Coalescing.RenewAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)));
+        var answers = await Task.WhenAll(leases.Select(l => store.Coalescing.RenewAheadAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)));
 
         Assert.Equal(
-            [StoreOutcome.Renewed, StoreOutcome.Renewed, StoreOutcome.Moved, StoreOutcome.Ended, StoreOutcome.Lost, StoreOutcome.Lost, StoreOutcome.Renewed],
+            [StoreOutcome.Renewed, StoreOutcome.Renewed, StoreOutcome.Moved, StoreOutcome.Ended, StoreOutcome.Lost, StoreOutcome.Lost, StoreOutcome.Lost, StoreOutcome.Lost, StoreOutcome.Ended, StoreOutcome.Renewed],
             answers.Select(a => a.Outcome).ToArray());
+        for (var i = 0; i < leases.Length - 1; i++)
+        {
+            var (together, single) = (answers[i], alone[i]);
+            Assert.True(
+                together.Outcome == single.Outcome && together.Epoch == single.Epoch && together.HolderId == single.HolderId && together.Activation == single.Activation
+                && together.Reason == single.Reason && together.Ttl == single.Ttl && (together.Remaining - single.Remaining).Duration() < TimeSpan.FromSeconds(2),
+                $"input {i} ({leases[i].Name}): the batch answered {together}, the single-row statement {single}");
+        }
+
+        Assert.Equal("expired", answers[8].Reason);
         Assert.Equal("completed", answers[3].Reason);
         Assert.Equal("act-2", answers[2].Activation);
-        Assert.Equal(answers[0], answers[6]);
+        Assert.Equal(answers[0], answers[9]);
         Assert.True(answers[0].Remaining > Long - TimeSpan.FromSeconds(2), $"renewed remaining {answers[0].Remaining} (expected ≈ {Long})");
         var batch = Assert.Single(batches.Renewals);
-        Assert.Equal(6, batch.Length);
+        Assert.Equal(9, batch.Length);
         Assert.DoesNotContain(singles.Statements, s => s.Operation == "renew");
+    }
 
-        // Each answer is what the single-row statement says now (renewed ones renew again).
-        for (var i = 0; i < 6; i++)
+    [Fact]
+    public async Task RenewMany_TwoBatchesOverTheSameRowsInOppositeOrders_NeitherDeadlocks()
+    {
+        var inner = new PostgresLeaseStore(postgres.DataSource, "coalesce-" + Guid.NewGuid().ToString("N")[..12], new LeaseStoreOptions());
+        var leases = new List<Lease>();
+        for (var i = 0; i < 40; i++)
         {
-            var alone = await store.Inner.RenewAsync(leases[i].Name, leases[i].Holder, leases[i].Epoch, "act-1", leases[i].Ttl, None);
-            Assert.True(alone.Outcome == answers[i].Outcome, $"input {i} ({leases[i].Name}): batch said {answers[i].Outcome}, alone {alone.Outcome}");
+            leases.Add(await Held(inner, "act-1"));
         }
+
+        var inputs = leases.Select(l => new RenewInput(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl)).ToList();
+        var reversed = Enumerable.Reverse(inputs).ToList();
+        for (var round = 0; round < 20; round++)
+        {
+            var answers = await Task.WhenAll(
+                inner.RenewManyAsync(inputs, TimeSpan.FromSeconds(5), None),
+                inner.RenewManyAsync(reversed, TimeSpan.FromSeconds(5), None),
+                inner.AdoptManyAsync([.. leases.Select(l => new AdoptInput(l.Name, l.Holder, l.Key, l.Epoch, "act-1"))], TimeSpan.FromSeconds(5), None));
+            Assert.All(answers[0].Concat(answers[1]), a => Assert.Equal(StoreOutcome.Renewed, a.Outcome));
+            Assert.All(answers[2], a => Assert.Equal(StoreOutcome.Adopted, a.Outcome));
+        }
+    }
+
+    [Fact]
+    public async Task RenewMany_ANameTwice_RefusedAndNothingChanged()
+    {
+        var inner = new PostgresLeaseStore(postgres.DataSource, "coalesce-" + Guid.NewGuid().ToString("N")[..12], new LeaseStoreOptions());
+        var lease = await Held(inner, "act-1");
+        var before = await inner.GetAsync(lease.Name, None);
+        var input = new RenewInput(lease.Name, lease.Holder, lease.Epoch, "act-1", lease.Ttl);
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => inner.RenewManyAsync([input, input], TimeSpan.FromSeconds(5), None));
+
+        Assert.Equal("CL002", refused.SqlState);
+        Assert.Equal(before.ExpiresAt, (await inner.GetAsync(lease.Name, None)).ExpiresAt);
+    }
+
+    // cyclelock.renew for one lease in a transaction that is rolled back: what the single-row operation
+    // answers for it now, without changing anything.
+    private async Task<StoreResult> SingleRowInRolledBackTransactionAsync(string serviceId, Lease lease)
+    {
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT outcome, epoch, holder_id, activation, remaining, ttl, reason FROM cyclelock.renew($1, $2, $3, $4, $5, $6)", connection, transaction);
+        foreach (var value in new object[] { serviceId, lease.Name, lease.Holder, lease.Epoch, "act-1", lease.Ttl })
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        var result = new StoreResult(
+            StoreOutcomes.Parse(reader.GetString(0)), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), null,
+            reader.IsDBNull(3) ? null : reader.GetString(3), null, reader.GetFieldValue<TimeSpan>(4), null, DateTimeOffset.MinValue,
+            reader.IsDBNull(5) ? null : reader.GetFieldValue<TimeSpan>(5), 0, 0, reader.IsDBNull(6) ? null : reader.GetString(6));
+        await reader.CloseAsync();
+        await transaction.RollbackAsync();
+        return result;
     }
 
     [Fact]
@@ -134,7 +211,7 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task Adopt_SeveralAtOnce_OneStatementAndAnAdoptedEventPerChangedActivation()
+    public async Task Adopt_SeveralAtOnce_CoalescedAndAnAdoptedEventPerChangedActivation()
     {
         var (store, batches, _) = Create();
         await using var _ = store.Coalescing;
@@ -228,16 +305,16 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
 
         public ConcurrentQueue<string[]> Adoptions { get; } = new();
 
-        public Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, CancellationToken cancellationToken)
+        public Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
         {
             Renewals.Enqueue([.. inputs.Select(i => i.Name)]);
-            return inner.RenewManyAsync(inputs, cancellationToken);
+            return inner.RenewManyAsync(inputs, attemptTimeout, cancellationToken);
         }
 
-        public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, CancellationToken cancellationToken)
+        public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
         {
             Adoptions.Enqueue([.. inputs.Select(i => i.Name)]);
-            return inner.AdoptManyAsync(inputs, cancellationToken);
+            return inner.AdoptManyAsync(inputs, attemptTimeout, cancellationToken);
         }
     }
 }

@@ -20,11 +20,11 @@ public sealed class CoalescingQueueTests
         var batches = new AnsweringBatches();
         await using var store = Create(time, batches);
 
-        var first = store.RenewAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var first = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         time.Advance(TimeSpan.FromMilliseconds(40));
-        var second = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var second = store.RenewAheadAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         time.Advance(TimeSpan.FromMilliseconds(40));
-        var third = store.RenewAsync("c", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var third = store.RenewAheadAsync("c", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         await Task.Delay(50);
         Assert.True(batches.Renewals.IsEmpty, "nothing is sent before the most urgent renewal is due");
 
@@ -42,11 +42,11 @@ public sealed class CoalescingQueueTests
         var batches = new AnsweringBatches { Hold = gate.Task };
         await using var store = Create(time, batches);
 
-        var first = store.RenewAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var first = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         time.Advance(Window);
         await Wait.UntilAsync(() => batches.Renewals.Count == 1, TimeSpan.FromSeconds(5), "the first flush to start");
-        var second = store.RenewAsync("a", Guid.NewGuid(), 2, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
-        var third = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var second = store.RenewAheadAsync("a", Guid.NewGuid(), 2, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var third = store.RenewAheadAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         gate.SetResult();
         await first.WaitAsync(TimeSpan.FromSeconds(5));
         time.Advance(Window);
@@ -63,14 +63,29 @@ public sealed class CoalescingQueueTests
         await using var store = Create(time, batches);
         using var giveUp = new CancellationTokenSource();
 
-        var abandoned = store.RenewAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), giveUp.Token);
-        var kept = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var abandoned = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), giveUp.Token);
+        var kept = store.RenewAheadAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         await giveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
         time.Advance(Window);
         await kept.WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(["b"], Assert.Single(batches.Renewals));
+    }
+
+    [Fact]
+    public async Task Renew_RetryHandedInWhileAScheduledOneWaits_SentAtOnceWithIt()
+    {
+        var time = new FakeTimeProvider();
+        var batches = new AnsweringBatches();
+        await using var store = Create(time, batches);
+
+        var scheduled = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var retry = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
+        await Task.WhenAll(scheduled, retry).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(["a", "b"], Assert.Single(batches.Renewals));
+        Assert.Equal(TimeSpan.FromSeconds(30) / 6 / 2, batches.AttemptTimeouts.Single()); // min(P/2, 5 s) at TTL 30 s
     }
 
     private static CoalescingLeaseStore Create(FakeTimeProvider time, AnsweringBatches batches) =>
@@ -82,14 +97,17 @@ public sealed class CoalescingQueueTests
 
         public Task Hold { get; set; } = Task.CompletedTask;
 
-        public async Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, CancellationToken cancellationToken)
+        public ConcurrentQueue<TimeSpan> AttemptTimeouts { get; } = new();
+
+        public async Task<IReadOnlyList<StoreResult>> RenewManyAsync(IReadOnlyList<RenewInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
         {
             Renewals.Enqueue([.. inputs.Select(i => i.Name)]);
+            AttemptTimeouts.Enqueue(attemptTimeout);
             await Hold;
             return [.. inputs.Select(i => new StoreResult(StoreOutcome.Renewed, i.Epoch, i.HolderId, null, i.Activation, null, i.Ttl, null, DateTimeOffset.UnixEpoch, i.Ttl, 0, 0, null))];
         }
 
-        public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, CancellationToken cancellationToken) =>
+        public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken) =>
             throw new NotSupportedException();
     }
 }

@@ -16,6 +16,9 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, cyclelock
 AS $$
 BEGIN
+    IF cardinality(p_names) <> (SELECT count(DISTINCT n) FROM unnest(p_names) n) THEN
+        RAISE EXCEPTION USING ERRCODE = 'CL002', MESSAGE = 'a coalesced batch names a lock twice (rule: unique names per statement)';
+    END IF;
     PERFORM 1 FROM cyclelock.lease l
      WHERE l.service_id = p_service AND l.name = ANY (p_names)
      ORDER BY l.name
@@ -51,6 +54,9 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, cyclelock
 AS $$
 BEGIN
+    IF cardinality(p_names) <> (SELECT count(DISTINCT n) FROM unnest(p_names) n) THEN
+        RAISE EXCEPTION USING ERRCODE = 'CL002', MESSAGE = 'a coalesced batch names a lock twice (rule: unique names per statement)';
+    END IF;
     PERFORM 1 FROM cyclelock.lease l
      WHERE l.service_id = p_service AND l.name = ANY (p_names)
      ORDER BY l.name

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CycleLock.Chaos.Harness;
 using CycleLock.Chaos.Worker;
 
@@ -6,9 +7,24 @@ using CycleLock.Chaos.Worker;
 // 2: bad arguments); `worker ...` is one worker process, started by the harness.
 try
 {
+    if (args is ["run", ..])
+    {
+        var harness = new ChaosHarness(ChaosSettings.Parse(args));
+        void Interrupted(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            Console.Error.WriteLine($"{context.Signal}: stopping every process of the run");
+            harness.EmergencyStopAsync().GetAwaiter().GetResult();
+            Environment.Exit(3);
+        }
+
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
+        return await harness.RunAsync();
+    }
+
     return args switch
     {
-        ["run", ..] => await new ChaosHarness(ChaosSettings.Parse(args)).RunAsync(),
         ["worker", ..] => await ChaosWorker.RunAsync(args),
         _ => Usage(),
     };

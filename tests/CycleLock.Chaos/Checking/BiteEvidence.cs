@@ -5,4 +5,7 @@ namespace CycleLock.Chaos.Checking;
 /// <param name="TakeoversAfterStop">Locks taken over from a SIGSTOPped holder.</param>
 /// <param name="MovedAnswers">"moved" answers the SDK received.</param>
 /// <param name="RenewalReconnects">Renewals that needed a reconnect.</param>
-public sealed record BiteEvidence(int StaleWritesRejected, int TakeoversAfterStop, int MovedAnswers, int RenewalReconnects);
+/// <param name="Unbitten">Faults the harness found did nothing they were meant to (a stop that did not land
+/// at its pause point, a blackholed worker that lost nothing, a database fault no hold spanned, ...); each
+/// is a violation.</param>
+public sealed record BiteEvidence(int StaleWritesRejected, int TakeoversAfterStop, int MovedAnswers, int RenewalReconnects, IReadOnlyList<string>? Unbitten = null);

@@ -6,7 +6,7 @@ namespace CycleLock.Chaos.Checking;
 public sealed partial class ChaosChecker
 {
     /// <summary>Rule 6; returns the losses by cause.</summary>
-    private SortedDictionary<string, int> CheckLosses(CheckInput input, List<Violation> violations)
+    private SortedDictionary<string, int> CheckLosses(CheckInput input, GrantIndex grants, List<Violation> violations)
     {
         var byCause = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var losses = input.Losses
@@ -21,10 +21,12 @@ public sealed partial class ChaosChecker
                 .OrderBy(f => f.StartDbUtc).ThenBy(f => f.Kind, StringComparer.Ordinal)
                 .ToList();
             var target = Invariant($"worker-{loss.Worker}");
+            var grantedAt = grants.Of(loss.Lock).FirstOrDefault(g => g.Epoch == loss.Epoch)?.GrantCommittedAt;
             var excused = nearby.Any(f =>
-                // A worker-side fault (budget zero) excuses only its own worker's losses; a database or
-                // silo fault excuses any loss when it outlasted its budget.
-                string.Equals(f.Target, target, StringComparison.Ordinal) || (!f.ExpectsLoss && f.Duration > f.Budget));
+                // A fault aimed at the worker excuses only a lease it held during the fault (granted before
+                // the fault ended); a database or silo fault excuses any loss when it outlasted its budget.
+                (string.Equals(f.Target, target, StringComparison.Ordinal) && (grantedAt is null || grantedAt <= f.EndDbUtc))
+                || (!f.ExpectsLoss && f.Duration > f.Budget));
             if (!excused)
             {
                 var faults = nearby.Count == 0
@@ -77,6 +79,11 @@ public sealed partial class ChaosChecker
         foreach (var (_, missing) in counters.Where(c => c.Count <= 0))
         {
             violations.Add(new(ViolationKind.FaultsDidNotBite, "", missing));
+        }
+
+        foreach (var unbitten in bite.Unbitten ?? [])
+        {
+            violations.Add(new(ViolationKind.FaultsDidNotBite, "", unbitten));
         }
     }
 }

@@ -31,7 +31,7 @@ public sealed partial class ChaosChecker
         CheckGrants(grants, violations);
         var uncertain = CheckBeliefs(input, grants, violations);
         CheckWrites(input.Writes, grants, violations);
-        var losses = CheckLosses(input, violations);
+        var losses = CheckLosses(input, grants, violations);
         var faults = CheckFaultKinds(input, violations);
         CheckBite(input.Bite, violations);
 

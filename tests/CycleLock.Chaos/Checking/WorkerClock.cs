@@ -16,14 +16,17 @@ internal sealed class WorkerClock
     }
 
     /// <summary>
-    /// The database time of <paramref name="workerUtc"/> by the nearest sample (the earlier one on a tie), and its
-    /// uncertainty: half that sample's round trip + the tolerance + the drift allowance over the distance to it.
+    /// The database time of <paramref name="workerUtc"/> by the sample that gives the smallest uncertainty — half
+    /// its round trip + the tolerance + the drift allowance over the distance to it — so a slow sample taken
+    /// during a fault (its round trip includes reconnecting) does not widen the uncertainty when a tight one
+    /// is near (the earlier sample on a tie).
     /// </summary>
     public (DateTimeOffset At, TimeSpan Uncertainty) ToDb(DateTimeOffset workerUtc)
     {
-        var nearest = _samples.MinBy(s => (s.WorkerUtc - workerUtc).Duration())!;
-        var distance = (nearest.WorkerUtc - workerUtc).Duration();
-        var uncertainty = (nearest.RoundTrip / 2) + _tolerance + (distance * DriftAllowance);
-        return (workerUtc + (nearest.DbUtc - nearest.WorkerUtc), uncertainty);
+        var best = _samples.MinBy(s => Uncertainty(s, workerUtc))!;
+        return (workerUtc + (best.DbUtc - best.WorkerUtc), Uncertainty(best, workerUtc));
     }
+
+    private TimeSpan Uncertainty(ClockSample sample, DateTimeOffset workerUtc) =>
+        (sample.RoundTrip / 2) + _tolerance + ((sample.WorkerUtc - workerUtc).Duration() * DriftAllowance);
 }

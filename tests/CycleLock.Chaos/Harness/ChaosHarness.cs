@@ -16,9 +16,11 @@ public sealed class ChaosHarness(ChaosSettings settings)
 {
     private const string ServiceId = "chaos";
     private readonly List<FaultRecord> _faults = [];
+    private readonly List<WorkerFault> _workerFaults = [];
+    private readonly List<string> _unbitten = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private LocalPostgres _postgres = null!;
-    private LocalPgBouncer _bouncer = null!;
+    private LocalPostgres? _postgres;
+    private LocalPgBouncer? _bouncer;
     private readonly List<SiloNode> _silos = [];
     private readonly List<ManagedProcess> _workers = [];
     private readonly List<TcpProxy> _proxies = [];
@@ -28,6 +30,51 @@ public sealed class ChaosHarness(ChaosSettings settings)
         "pg-terminate", "pgbouncer-restart", "pg-restart-fast", "pg-restart-immediate", "silo-kill",
         "worker-stop", "worker-stop-in-guard", "worker-blackhole",
     ];
+
+    /// <summary>On SIGTERM/SIGINT: continue any stopped worker, then stop every process the run started
+    /// (workers, silos, PgBouncer, PostgreSQL), so an interrupted run leaves nothing behind.</summary>
+    public async Task EmergencyStopAsync()
+    {
+        List<ManagedProcess> workers;
+        lock (_workers)
+        {
+            workers = [.. _workers];
+        }
+
+        foreach (var worker in workers.Where(w => !w.Exited))
+        {
+            try
+            {
+                worker.Signal(Shell.SigCont);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            await worker.DisposeAsync();
+        }
+
+        foreach (var silo in _silos)
+        {
+            await silo.StopAsync();
+        }
+
+        try
+        {
+            if (_bouncer is not null)
+            {
+                await _bouncer.StopAsync();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        if (_postgres is not null)
+        {
+            await _postgres.StopAsync("immediate");
+        }
+    }
 
     public async Task<int> RunAsync()
     {
@@ -57,14 +104,18 @@ public sealed class ChaosHarness(ChaosSettings settings)
                 await silo.StopAsync();
             }
 
-            await _bouncer.StopAsync();
+            if (_bouncer is not null)
+            {
+                await _bouncer.StopAsync();
+            }
+
             await _postgres.StopAsync("fast");
         }
     }
 
     private async Task<int> RunWithDatabaseAsync()
     {
-        await Shell.RunAsync("dotnet", [settings.SiloDll, "migrate"], throwOnError: true, environment: new() { ["CycleLock__ConnectionString"] = _postgres.ConnectionString });
+        await Shell.RunAsync("dotnet", [settings.SiloDll, "migrate"], throwOnError: true, environment: new() { ["CycleLock__ConnectionString"] = _postgres!.ConnectionString });
         await using (var db = NpgsqlDataSource.Create(_postgres.ConnectionString))
         {
             await using var ddl = db.CreateCommand("""
@@ -172,11 +223,28 @@ public sealed class ChaosHarness(ChaosSettings settings)
             }
         }
 
-        var evidence = await Evidence.GatherAsync(_postgres.ConnectionString, ServiceId, settings, _faults, _silos.Sum(s => s.RenewRetries), _silos.Sum(s => s.Moved));
-        var report = new ChaosChecker().Check(evidence);
-        Console.WriteLine(report.Format());
-        await File.WriteAllTextAsync(Path.Combine(settings.Directory, "report.txt"), report.Format());
-        return report.Passed ? 0 : 1;
+        var failures = new List<string>();
+        foreach (var process in _workers)
+        {
+            if (!process.Exited || process.ExitCode != 0)
+            {
+                failures.Add($"{process.Name} {(process.Exited ? $"exited with {process.ExitCode}" : "did not stop")} (see {process.Name}.log)");
+            }
+        }
+
+        var evidence = await Evidence.GatherAsync(_postgres!.ConnectionString, ServiceId, settings, _faults, _workerFaults, _unbitten, _silos.Sum(s => s.RenewRetries), _silos.Sum(s => s.Moved));
+        var minimum = settings.Long ? 10_000 : 1_000;
+        if (evidence.Grants.Count < minimum)
+        {
+            failures.Add($"only {evidence.Grants.Count} grants (this mode needs at least {minimum})");
+        }
+
+        var report = new ChaosChecker { LossWindow = settings.Ttl }.Check(evidence);
+        var text = report.Format() + string.Concat(failures.Select(f => "run failure: " + f + Environment.NewLine))
+            + $"violations: {report.Violations.Count}; run failures: {failures.Count}; run time {_clock.Elapsed.TotalMinutes:0.0} min" + Environment.NewLine;
+        Console.Write(text);
+        await File.WriteAllTextAsync(Path.Combine(settings.Directory, "report.txt"), text);
+        return report.Passed && failures.Count == 0 ? 0 : 1;
     }
 
     private static TimeSpan CycleLength => TimeSpan.FromSeconds(95);
@@ -192,12 +260,22 @@ public sealed class ChaosHarness(ChaosSettings settings)
             BlackholeAsync(3));
         await Task.Delay(TimeSpan.FromSeconds(3));
         await workerFaults;
-        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        // Workers 4 and 5 (no fault aimed at them) now hold for 2 × TTL, writing every 300 ms, so their
+        // leases must survive every database and silo fault below (the checker fails a loss).
+        var holds = new List<Task<string>>();
+        foreach (var worker in _workers.Skip(4))
+        {
+            holds.Add(worker.WatchAsync("LONG-HOLD"));
+            await worker.SendAsync("long-hold");
+        }
+
+        await Task.WhenAny(Task.WhenAll(holds), Task.Delay(TimeSpan.FromSeconds(10)));
         await FaultAsync("pg-terminate", null, settings.DatabaseBudget, TerminateStormAsync);
         await Task.Delay(TimeSpan.FromSeconds(6));
         await FaultAsync("pgbouncer-restart", null, settings.DatabaseBudget, async () =>
         {
-            await _bouncer.StopAsync();
+            await _bouncer!.StopAsync();
             await Task.Delay(TimeSpan.FromSeconds(2));
             await _bouncer.StartAsync();
         });
@@ -206,9 +284,9 @@ public sealed class ChaosHarness(ChaosSettings settings)
         {
             await FaultAsync($"pg-restart-{mode}", null, settings.DatabaseBudget, async () =>
             {
-                await _postgres.StopAsync(mode);
+                await _postgres!.StopAsync(mode);
                 await Task.Delay(TimeSpan.FromSeconds(2));
-                await _postgres.StartServerAsync();
+                await _postgres!.StartServerAsync();
             });
             await Task.Delay(TimeSpan.FromSeconds(6));
         }
@@ -238,16 +316,19 @@ public sealed class ChaosHarness(ChaosSettings settings)
         }
         catch (TimeoutException)
         {
-            Log($"{kind}: worker-{worker} reached no pause point in 30 s; stopping it anywhere");
-            line = "(anywhere)";
+            // Not stopped anywhere else: a stop that missed its point proves nothing.
+            Unbitten($"{kind} on worker-{worker}: no pause point reached in 30 s");
+            return;
         }
 
+        var (lockName, epoch) = PausedLease(line);
         await FaultAsync(kind, $"worker-{worker}", TimeSpan.Zero, async () =>
         {
             process.Signal(Shell.SigStop);
             await Task.Delay(settings.Ttl + TimeSpan.FromSeconds(2));
             process.Signal(Shell.SigCont);
-        }, line);
+            await process.SendAsync("resume");
+        }, line, new WorkerFault(kind, worker, lockName, epoch));
     }
 
     // The worker is blackholed while it holds a lock and keeps writing (a long hold): cut off from the
@@ -264,10 +345,18 @@ public sealed class ChaosHarness(ChaosSettings settings)
         }
         catch (TimeoutException)
         {
-            line = "(no long hold began in 30 s)";
+            Unbitten($"worker-blackhole on worker-{worker}: no long hold began in 30 s");
+            return;
         }
 
-        await FaultAsync("worker-blackhole", $"worker-{worker}", TimeSpan.Zero, detail: $"{line}; {_proxies.Sum(p => p.Connections.GetValueOrDefault(worker))} connection(s) of the worker through the proxies", fault: async () =>
+        var connections = _proxies.Sum(p => p.Connections.GetValueOrDefault(worker));
+        if (connections == 0)
+        {
+            Unbitten($"worker-blackhole on worker-{worker}: none of its connections went through the proxies");
+        }
+
+        var (lockName, epoch) = PausedLease(line);
+        await FaultAsync("worker-blackhole", $"worker-{worker}", TimeSpan.Zero, detail: $"{line}; {connections} connection(s) of the worker through the proxies", workerFault: new WorkerFault("worker-blackhole", worker, lockName, epoch), fault: async () =>
         {
             foreach (var proxy in _proxies)
             {
@@ -282,9 +371,26 @@ public sealed class ChaosHarness(ChaosSettings settings)
         });
     }
 
+    // "PAUSE-POINT kind lock epoch" / "LONG-HOLD lock epoch": the lease the worker held at that moment.
+    private static (string Lock, long Epoch) PausedLease(string line)
+    {
+        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (parts[^2], long.Parse(parts[^1], CultureInfo.InvariantCulture));
+    }
+
+    private void Unbitten(string what)
+    {
+        lock (_unbitten)
+        {
+            _unbitten.Add(what);
+        }
+
+        Log("did not bite: " + what);
+    }
+
     private async Task TerminateStormAsync()
     {
-        await using var db = NpgsqlDataSource.Create(_postgres.ConnectionString);
+        await using var db = NpgsqlDataSource.Create(_postgres!.ConnectionString);
         var until = _clock.Elapsed + TimeSpan.FromSeconds(3);
         while (_clock.Elapsed < until)
         {
@@ -295,7 +401,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
         }
     }
 
-    private async Task FaultAsync(string kind, string? target, TimeSpan budget, Func<Task> fault, string? detail = null)
+    private async Task FaultAsync(string kind, string? target, TimeSpan budget, Func<Task> fault, string? detail = null, WorkerFault? workerFault = null)
     {
         var start = DateTimeOffset.UtcNow;
         await fault();
@@ -303,6 +409,10 @@ public sealed class ChaosHarness(ChaosSettings settings)
         lock (_faults)
         {
             _faults.Add(new FaultRecord(kind, start, end, target, budget));
+            if (workerFault is not null)
+            {
+                _workerFaults.Add(workerFault with { Start = start, End = end });
+            }
         }
 
         Log($"fault {kind}{(target is null ? string.Empty : " on " + target)}: {(end - start).TotalSeconds:0.0} s" +

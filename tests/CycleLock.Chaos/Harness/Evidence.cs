@@ -12,7 +12,9 @@ namespace CycleLock.Chaos.Harness;
 /// </summary>
 public static class Evidence
 {
-    public static async Task<CheckInput> GatherAsync(string connection, string serviceId, ChaosSettings settings, IReadOnlyList<FaultRecord> faults, long renewalRetries, long movedAnswers)
+    public static async Task<CheckInput> GatherAsync(
+        string connection, string serviceId, ChaosSettings settings, IReadOnlyList<FaultRecord> faults, IReadOnlyList<WorkerFault> workerFaults,
+        IReadOnlyList<string> unbitten, long renewalRetries, long movedAnswers)
     {
         await using var db = NpgsqlDataSource.Create(connection);
         var grants = new List<GrantRecord>();
@@ -50,11 +52,14 @@ public static class Evidence
             }
         }
 
-        var lines = Enumerable.Range(0, settings.Workers)
-            .Select(i => Path.Combine(settings.Directory, $"worker-{i}.jsonl"))
-            .Where(File.Exists)
-            .SelectMany(JsonLog.Read)
-            .ToList();
+        var logs = Enumerable.Range(0, settings.Workers).Select(i => Path.Combine(settings.Directory, $"worker-{i}.jsonl")).ToList();
+        var missing = logs.Where(l => !File.Exists(l)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException($"worker logs missing (no evidence is not clean evidence): {string.Join(", ", missing)}");
+        }
+
+        var lines = logs.SelectMany(JsonLog.Read).ToList();
         var samples = lines.Where(l => l.Kind == "clock")
             .Select(l => new ClockSample(l.Worker, l.WorkerUtc!.Value, l.DbUtc!.Value, TimeSpan.FromMilliseconds(l.RoundTripMs))).ToList();
         var beliefs = lines.Where(l => l.Kind == "belief")
@@ -63,35 +68,40 @@ public static class Evidence
             .Select(l => new LossRecord(l.Lock!, l.Epoch, l.Holder, l.Worker, l.End!.Value, l.Reason ?? "lost")).ToList();
         var bite = new BiteEvidence(
             lines.Count(l => l.Kind == "rejected"),
-            TakeoversAfterStop(grants, beliefs, faults),
+            TakeoversAfterStop(grants, workerFaults),
             (int)Math.Min(movedAnswers + lines.Count(l => l.Kind == "moved"), int.MaxValue),
-            (int)Math.Min(renewalRetries, int.MaxValue));
+            (int)Math.Min(renewalRetries, int.MaxValue),
+            [.. unbitten, .. WorkerFaultsThatDidNothing(workerFaults, lines, writes), .. FaultsNoHoldSpanned(faults, beliefs)]);
         return new CheckInput(grants, writes, samples, beliefs, faults, losses, bite, ChaosHarness.FaultKinds, TimeSpan.FromMilliseconds(5));
     }
 
-    // A lock granted to someone else while the worker that held it before was stopped.
-    private static int TakeoversAfterStop(List<GrantRecord> grants, List<BeliefInterval> beliefs, IReadOnlyList<FaultRecord> faults)
+    // The lease the stopped worker held (named at its pause point) granted to someone else during the
+    // stop or just after it.
+    private static int TakeoversAfterStop(List<GrantRecord> grants, IReadOnlyList<WorkerFault> workerFaults) =>
+        workerFaults.Where(f => f.Kind == "worker-stop")
+            .Count(f => grants.Any(g => g.Lock == f.Lock && g.Epoch > f.Epoch && g.GrantCommittedAt > f.Start && g.GrantCommittedAt < f.End + TimeSpan.FromSeconds(5)));
+
+    // A stop or a blackhole must cost the worker the lease it held; a stop inside the guard must end with
+    // that epoch's write committing after the stop (nobody could be granted the lock meanwhile).
+    private static IEnumerable<string> WorkerFaultsThatDidNothing(IReadOnlyList<WorkerFault> workerFaults, List<LogLine> lines, List<ProtectedWrite> writes)
     {
-        var workerOf = beliefs.GroupBy(b => b.Holder).ToDictionary(g => g.Key, g => g.First().Worker);
-        var count = 0;
-        foreach (var fault in faults.Where(f => f.Kind.StartsWith("worker-stop", StringComparison.Ordinal)))
+        foreach (var f in workerFaults)
         {
-            foreach (var lockGrants in grants.GroupBy(g => g.Lock))
+            if (f.Kind is "worker-stop" or "worker-blackhole"
+                && !lines.Any(l => l.Kind == "lost" && l.Worker == f.Worker && l.Lock == f.Lock && l.Epoch == f.Epoch))
             {
-                var ordered = lockGrants.OrderBy(g => g.Epoch).ToList();
-                for (var i = 1; i < ordered.Count; i++)
-                {
-                    var previous = ordered[i - 1];
-                    if (workerOf.TryGetValue(previous.Holder, out var worker) && $"worker-{worker}" == fault.Target
-                        && previous.GrantCommittedAt < fault.StartDbUtc
-                        && ordered[i].GrantCommittedAt > fault.StartDbUtc && ordered[i].GrantCommittedAt < fault.EndDbUtc + TimeSpan.FromSeconds(5))
-                    {
-                        count++;
-                    }
-                }
+                yield return $"{f.Kind} on worker-{f.Worker}: its lease {f.Lock} epoch {f.Epoch} was not lost";
+            }
+
+            if (f.Kind == "worker-stop-in-guard" && !writes.Any(w => w.Lock == f.Lock && w.Epoch == f.Epoch && w.CommittedAt > f.End))
+            {
+                yield return $"{f.Kind} on worker-{f.Worker}: no write of {f.Lock} epoch {f.Epoch} committed after the stop";
             }
         }
-
-        return count;
     }
+
+    // Every database and silo fault must have had a lease held across all of it.
+    private static IEnumerable<string> FaultsNoHoldSpanned(IReadOnlyList<FaultRecord> faults, List<BeliefInterval> beliefs) =>
+        faults.Where(f => !f.ExpectsLoss && !beliefs.Any(b => b.StartWorkerUtc <= f.StartDbUtc && b.EndWorkerUtc >= f.EndDbUtc))
+            .Select(f => $"{f.Kind} at {f.StartDbUtc:HH:mm:ss.fff}: no lease was held across it");
 }

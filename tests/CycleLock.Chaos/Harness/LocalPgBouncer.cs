@@ -82,5 +82,11 @@ public sealed class LocalPgBouncer(string directory, int port)
         {
             await Task.Delay(25);
         }
+
+        if (File.Exists(pidFile))
+        {
+            // A newer PgBouncer waits for clients on SIGTERM: then this was no restart.
+            throw new InvalidOperationException("PgBouncer did not stop within 5 s of SIGTERM");
+        }
     }
 }

@@ -24,6 +24,8 @@ public sealed class ManagedProcess : IAsyncDisposable
 
     public bool Exited => _process.HasExited;
 
+    public int ExitCode => _process.ExitCode;
+
     public static ManagedProcess Start(string name, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, string logPath)
     {
         var start = new ProcessStartInfo("dotnet", [dll, .. args])

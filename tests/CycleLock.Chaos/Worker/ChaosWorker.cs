@@ -33,6 +33,7 @@ public sealed class ChaosWorker
     private readonly Random _random;
     private volatile string? _pause;
     private volatile bool _longHold;
+    private volatile TaskCompletionSource? _resume;
     private long _sequence;
 
     private ChaosWorker(int id, string serviceId, int locks, TimeSpan ttl, JsonLog log, NpgsqlDataSource db)
@@ -126,6 +127,9 @@ public sealed class ChaosWorker
                 case "long-hold":
                     _longHold = true;
                     break;
+                case "resume":
+                    _resume?.TrySetResult();
+                    break;
                 case "stop":
                     await stop.CancelAsync();
                     return;
@@ -167,26 +171,38 @@ public sealed class ChaosWorker
     private async Task HoldAsync(LockHandle handle, CancellationToken stopping)
     {
         var start = DateTimeOffset.UtcNow;
+        var startMono = Stopwatch.GetTimestamp();
         DateTimeOffset? learnedLost = null;
         using var lost = handle.LostToken.Register(() => learnedLost ??= DateTimeOffset.UtcNow);
+
+        // A long hold writes every 300 ms for up to 2 × TTL, through database faults (a failed write is
+        // logged and the hold goes on) until the handle says the lock is lost: for the blackhole (a holder
+        // cut off from the silos that still reaches the database) and for leases that must survive the
+        // database and silo faults.
+        var longHold = _longHold;
+        _longHold = false;
+        if (longHold)
+        {
+            Console.WriteLine($"LONG-HOLD {handle.Name} {handle.Epoch}");
+        }
+
         try
         {
-            // A long hold (for the blackhole fault) writes every 300 ms until the handle says the lock is
-            // lost: a holder cut off from the silos that still reaches the database.
-            var longHold = _longHold;
-            _longHold = false;
-            if (longHold)
-            {
-                Console.WriteLine($"LONG-HOLD {handle.Name} {handle.Epoch}");
-            }
-
             var writes = longHold ? int.MaxValue : _random.Next(1, 4);
             var gap = longHold ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(_random.Next(10, 60));
-            var until = DateTimeOffset.UtcNow + (_ttl * 3);
+            var until = DateTimeOffset.UtcNow + (_ttl * 2);
             for (var i = 0; i < writes && !stopping.IsCancellationRequested && DateTimeOffset.UtcNow < until; i++)
             {
                 handle.EnsureHeld();
-                await GuardedWriteAsync(handle, stopping);
+                try
+                {
+                    await GuardedWriteAsync(handle, stopping);
+                }
+                catch (Exception e) when (longHold && e is NpgsqlException or TimeoutException && !stopping.IsCancellationRequested)
+                {
+                    _log.Write(new LogLine("error", _id, handle.Name, handle.Epoch, handle.HolderId, Reason: "write: " + e.GetType().Name + ": " + e.Message));
+                }
+
                 await Task.Delay(gap, handle.LostToken);
             }
         }
@@ -197,31 +213,44 @@ public sealed class ChaosWorker
         catch (Exception e) when (e is LockLostException || (e is OperationCanceledException && handle.LostToken.IsCancellationRequested))
         {
         }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             _log.Write(new LogLine("error", _id, handle.Name, handle.Epoch, handle.HolderId, Reason: "write: " + e.GetType().Name + ": " + e.Message));
         }
-
-        // The belief ends at the earliest of ValidUntil, the moment a loss was learned, and the release.
-        var releasing = DateTimeOffset.UtcNow;
-        var state = handle.State;
-        var end = Min(Min(handle.ValidUntil, releasing), learnedLost ?? DateTimeOffset.MaxValue);
-        _log.Write(new LogLine("belief", _id, handle.Name, handle.Epoch, handle.HolderId, start, end));
-        if (state == LockHandleState.Lost)
+        finally
         {
-            _log.Write(new LogLine("lost", _id, handle.Name, handle.Epoch, handle.HolderId, End: end, Reason: handle.EndReason));
+            // The belief ends at the earliest of ValidUntil, the moment a loss was learned, and the release.
+            var state = handle.State;
+            var end = Min(Min(handle.ValidUntil, DateTimeOffset.UtcNow), learnedLost ?? DateTimeOffset.MaxValue);
+            _log.Write(new LogLine("belief", _id, handle.Name, handle.Epoch, handle.HolderId, start, end, MonotonicMs: Stopwatch.GetElapsedTime(startMono).TotalMilliseconds));
+            if (state == LockHandleState.Lost)
+            {
+                _log.Write(new LogLine("lost", _id, handle.Name, handle.Epoch, handle.HolderId, End: end, Reason: handle.EndReason));
+            }
+            else
+            {
+                await ReleaseAsync(handle, end);
+            }
         }
 
+        await handle.DisposeAsync();
+    }
+
+    // Releases; a release that finds the lease already ended (released as stalled, lost) is a loss too.
+    private async Task ReleaseAsync(LockHandle handle, DateTimeOffset end)
+    {
         try
         {
-            await handle.ReleaseAsync(ReleaseReason.Completed, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
+            var reply = await handle.ReleaseAsync(ReleaseReason.Completed, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
+            if (reply is { Status: not ReleaseStatus.Released })
+            {
+                _log.Write(new LogLine("lost", _id, handle.Name, handle.Epoch, handle.HolderId, End: end, Reason: "release found " + reply.Status + ": " + reply.RecordedReason));
+            }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             _log.Write(new LogLine("error", _id, handle.Name, handle.Epoch, handle.HolderId, Reason: "release: " + e.GetType().Name));
         }
-
-        await handle.DisposeAsync();
     }
 
     private async Task GuardedWriteAsync(LockHandle handle, CancellationToken stopping)
@@ -255,12 +284,14 @@ public sealed class ChaosWorker
         _log.Write(new LogLine("write", _id, handle.Name, handle.Epoch, handle.HolderId, Sequence: sequence));
     }
 
-    // Announce the pause point and wait there: the harness stops the process during this wait.
+    // Announce the pause point and wait there until the harness, having stopped and continued the
+    // process, says "resume" (or 3 × TTL pass), so the stop lands exactly here however busy the machine is.
     private async Task PausePointAsync(LockHandle handle, string pause)
     {
         _pause = null;
+        var resume = _resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Console.WriteLine($"PAUSE-POINT {pause} {handle.Name} {handle.Epoch}");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await resume.Task.WaitAsync(_ttl * 3).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task SampleClockAsync(CancellationToken stopping)
@@ -274,7 +305,8 @@ public sealed class ChaosWorker
                 var watch = Stopwatch.StartNew();
                 var db = (DateTime)(await command.ExecuteScalarAsync(stopping))!;
                 var roundTrip = watch.Elapsed;
-                _log.Write(new LogLine("clock", _id, WorkerUtc: before + (roundTrip / 2), DbUtc: new DateTimeOffset(DateTime.SpecifyKind(db, DateTimeKind.Utc)), RoundTripMs: roundTrip.TotalMilliseconds));
+                _log.Write(new LogLine("clock", _id, WorkerUtc: before + (roundTrip / 2), DbUtc: new DateTimeOffset(DateTime.SpecifyKind(db, DateTimeKind.Utc)), RoundTripMs: roundTrip.TotalMilliseconds,
+                    MonotonicMs: Stopwatch.GetElapsedTime(Origin).TotalMilliseconds - (roundTrip.TotalMilliseconds / 2)));
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
             {
@@ -313,8 +345,9 @@ public sealed class ChaosWorker
                     {
                         _log.Write(new LogLine("moved", _id, name, reply.Epoch, request.HolderId));
                     }
-                    else if (answer.Status is not KeepAliveStatus.Held)
+                    else if (answer.Status is KeepAliveStatus.Lost or KeepAliveStatus.Released)
                     {
+                        _log.Write(new LogLine("lost", _id, name, reply.Epoch, request.HolderId, End: DateTimeOffset.UtcNow, Reason: "mover keep-alive answered " + answer.Status));
                         break;
                     }
 
@@ -334,6 +367,10 @@ public sealed class ChaosWorker
             }
         }
     }
+
+    // The process's monotonic origin: clock samples carry (monotonic, UTC) pairs, so a step of the
+    // worker's wall clock shows as a change of their difference.
+    private static readonly long Origin = Stopwatch.GetTimestamp();
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 

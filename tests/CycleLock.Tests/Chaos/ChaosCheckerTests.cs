@@ -193,6 +193,36 @@ public sealed class ChaosCheckerTests
     }
 
     [Fact]
+    public void Check_TargetedWorkerLosesALeaseGrantedAfterItsFaultEnded_IsLeaseLostWithinBudget()
+    {
+        // Worker 2 was blackholed 90–100 s; a lease it was granted at 105 s and lost at 110 s is not the fault's doing.
+        var input = Clean();
+        var holder = Holder("job-d", 13);
+        input = input with
+        {
+            Grants = [.. input.Grants, new GrantRecord("job-d", 13, holder, At(105), At(110), "lost")],
+            Losses = [.. input.Losses, new LossRecord("job-d", 13, holder, 2, At(110), "lost")],
+        };
+
+        var report = new ChaosChecker().Check(input);
+
+        var violation = AssertOnly(ViolationKind.LeaseLostWithinBudget, report);
+        Assert.Equal("job-d", violation.Lock);
+    }
+
+    [Fact]
+    public void Check_FaultTheHarnessFoundDidNothing_IsFaultsDidNotBite()
+    {
+        var input = Clean();
+        input = input with { Bite = input.Bite with { Unbitten = ["worker-stop on worker-1: its lease job-a epoch 9 was not lost"] } };
+
+        var report = new ChaosChecker().Check(input);
+
+        var violation = AssertOnly(ViolationKind.FaultsDidNotBite, report);
+        Assert.Equal("worker-stop on worker-1: its lease job-a epoch 9 was not lost", violation.Detail);
+    }
+
+    [Fact]
     public void Check_LossAfterFaultOverItsBudget_IsExcused()
     {
         var input = Clean();

@@ -32,8 +32,18 @@ public sealed class ChaosRunTests
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            // SIGTERM lets the harness stop PostgreSQL, PgBouncer, the silos and any stopped worker.
+            using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await term.WaitForExitAsync();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        await process.WaitForExitAsync();
         var text = await output + await error;
         TestContext.Current.SendDiagnosticMessage("chaos (short mode):\n" + text);
         Assert.True(process.ExitCode == 0, $"the chaos run exited {process.ExitCode} (logs in {directory}):\n{text}");

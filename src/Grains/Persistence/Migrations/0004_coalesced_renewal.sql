@@ -9,9 +9,10 @@
 -- those of cyclelock.renew and cyclelock.adopt, so a batch means what the same rows renewed one by
 -- one would mean.
 
-CREATE OR REPLACE FUNCTION cyclelock.renew_many(
-    p_service text, p_names text[], p_holders uuid[], p_epochs bigint[], p_activations text[], p_ttls interval[])
-RETURNS TABLE (out_ord bigint, out_result cyclelock.op_result)
+-- The rows of one batch, locked in name order FOR NO KEY UPDATE (see above); a batch naming a lock twice
+-- is refused (SQLSTATE CL002) before anything is locked.
+CREATE OR REPLACE FUNCTION cyclelock.lock_batch(p_service text, p_names text[])
+RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, cyclelock
 AS $$
@@ -23,6 +24,17 @@ BEGIN
      WHERE l.service_id = p_service AND l.name = ANY (p_names)
      ORDER BY l.name
        FOR NO KEY UPDATE;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION cyclelock.renew_many(
+    p_service text, p_names text[], p_holders uuid[], p_epochs bigint[], p_activations text[], p_ttls interval[])
+RETURNS TABLE (out_ord bigint, out_result cyclelock.op_result)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, cyclelock
+AS $$
+BEGIN
+    PERFORM cyclelock.lock_batch(p_service, p_names);
     RETURN QUERY
     WITH input AS (
         SELECT i.name, i.holder, i.epoch, i.activation, i.ttl, i.ord
@@ -54,13 +66,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, cyclelock
 AS $$
 BEGIN
-    IF cardinality(p_names) <> (SELECT count(DISTINCT n) FROM unnest(p_names) n) THEN
-        RAISE EXCEPTION USING ERRCODE = 'CL002', MESSAGE = 'a coalesced batch names a lock twice (rule: unique names per statement)';
-    END IF;
-    PERFORM 1 FROM cyclelock.lease l
-     WHERE l.service_id = p_service AND l.name = ANY (p_names)
-     ORDER BY l.name
-       FOR NO KEY UPDATE;
+    PERFORM cyclelock.lock_batch(p_service, p_names);
     RETURN QUERY
     WITH input AS (
         SELECT i.name, i.holder, i.key_hash, i.epoch, i.activation, i.ord

@@ -242,7 +242,9 @@ public sealed class ChaosWorker
         try
         {
             var reply = await handle.ReleaseAsync(ReleaseReason.Completed, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
-            if (reply is { Status: not ReleaseStatus.Released })
+            // AlreadyReleased "completed" is this holder's own release, applied by an earlier attempt whose
+            // reply was lost (the SDK retried): not a loss.
+            if (reply is { Status: ReleaseStatus.Lost } or { Status: ReleaseStatus.AlreadyReleased, RecordedReason: not "completed" })
             {
                 _log.Write(new LogLine("lost", _id, handle.Name, handle.Epoch, handle.HolderId, End: end, Reason: "release found " + reply.Status + ": " + reply.RecordedReason));
             }

@@ -6,7 +6,8 @@ namespace CycleLock.Chaos.Worker;
 /// MonotonicMs, milliseconds since the process's monotonic origin, at the middle of a
 /// <c>clock_timestamp()</c> round trip; DbUtc; RoundTripMs), <c>rejected</c> (a guarded write the epoch guard refused; Reason), <c>write</c> (a
 /// guarded write committed; Sequence), <c>lost</c> (the handle was lost while the process ran; Reason),
-/// <c>moved</c> (a keep-alive answered Moved), <c>error</c> (Reason).
+/// <c>moved</c> (a keep-alive answered Moved), <c>mover-lost</c> (the mover's raw lease ended; reported, not
+/// judged: the mover is not an SDK holder), <c>error</c> (Reason).
 /// </summary>
 public sealed record LogLine(
     string Kind,

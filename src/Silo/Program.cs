@@ -7,9 +7,10 @@ try
 {
     if (args is ["migrate", ..])
     {
-        // `CycleLock.Silo migrate`: apply the schema (lease store and Orleans membership) and exit; run it once
-        // before the first silo with AdoNet membership starts.
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args[1..]).Build();
+        // `CycleLock.Silo migrate [--runtime-role ROLE]...`: apply the schema (lease store and Orleans membership)
+        // and the runtime roles' defaults, then exit. Run it once per release, before silos start; silos only check.
+        var (roles, rest) = MigrateArguments.Parse(args[1..]);
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(rest).Build();
         var connection = configuration["CycleLock:ConnectionString"];
         if (string.IsNullOrWhiteSpace(connection))
         {
@@ -17,7 +18,7 @@ try
         }
 
         await using var dataSource = NpgsqlDataSource.Create(connection);
-        var applied = await MigrationRunner.MigrateAsync(dataSource);
+        var applied = await MigrationRunner.MigrateAsync(dataSource, roles);
         Console.WriteLine(applied.Count == 0 ? "cyclelock-silo: schema is up to date" : $"cyclelock-silo: applied migrations {string.Join(", ", applied)}");
         return 0;
     }
@@ -36,5 +37,12 @@ catch (Exception e) when (e is SiloConfigurationException or OptionsValidationEx
     // A bad value stops the start with a message naming the key.
     var message = e is AggregateException many ? string.Join(" ", many.InnerExceptions.Select(i => i.Message)) : e.Message;
     await Console.Error.WriteLineAsync($"cyclelock-silo: {message}");
+    return 2;
+}
+catch (Exception e) when (StartupFailure.Find<LeaseStoreConfigurationException>(e) is { } configuration)
+{
+    // The database is not ready for this silo (schema not migrated, synchronous_commit off, membership queries
+    // not resolvable): the message says what to run.
+    await Console.Error.WriteLineAsync($"cyclelock-silo: {configuration.Message}");
     return 2;
 }

@@ -1,4 +1,5 @@
 using CycleLock.Persistence;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace CycleLock.Hosting;
@@ -23,10 +24,12 @@ public static class CycleLockClustering
         return builder.ConnectionString;
     }
 
-    /// <summary>Uses ADO.NET clustering on PostgreSQL for a silo.</summary>
+    /// <summary>Uses ADO.NET clustering on PostgreSQL for a silo; the silo checks at start that the membership
+    /// queries resolve to CycleLock's own table.</summary>
     public static ISiloBuilder UseCycleLockClustering(this ISiloBuilder builder, string connectionString, bool poolerSafe = true)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<CycleLockMembershipMarker>();
         return builder.UseAdoNetClustering(options =>
         {
             options.Invariant = "Npgsql";
@@ -34,7 +37,8 @@ public static class CycleLockClustering
         });
     }
 
-    /// <summary>Uses ADO.NET clustering (the gateway list) on PostgreSQL for a client.</summary>
+    /// <summary>Uses ADO.NET clustering (the gateway list) on PostgreSQL for a client. The role it logs in as
+    /// needs the migrate step's search_path in this database (<c>migrate --runtime-role</c>).</summary>
     public static IClientBuilder UseCycleLockClustering(this IClientBuilder builder, string connectionString, bool poolerSafe = true)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -5,10 +5,14 @@ using Npgsql;
 
 namespace CycleLock.Hosting;
 
-/// <summary>Applies the schema migrations while the silo starts, before any grain is activated.</summary>
+/// <summary>While the silo starts, before any grain is activated and before membership: applies the schema
+/// migrations when <see cref="LeaseStoreOptions.RunMigrations"/> is set (test and single-process hosts), then
+/// checks the schema, the role's <c>synchronous_commit</c> and, with AdoNet membership, the membership query
+/// table (<see cref="SchemaCheck"/>); a failed check stops the start with a message saying what to run.</summary>
 internal sealed partial class MigrationLifecycleParticipant(
     NpgsqlDataSource dataSource,
     IOptions<LeaseStoreOptions> options,
+    IEnumerable<CycleLockMembershipMarker> membership,
     ILogger<MigrationLifecycleParticipant> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     public void Participate(ISiloLifecycle lifecycle) =>
@@ -16,13 +20,13 @@ internal sealed partial class MigrationLifecycleParticipant(
 
     private async Task MigrateAsync(CancellationToken cancellationToken)
     {
-        if (!options.Value.RunMigrations)
+        if (options.Value.RunMigrations)
         {
-            return;
+            var applied = await MigrationRunner.MigrateAsync(dataSource, cancellationToken).ConfigureAwait(false);
+            LogMigrated(logger, applied.Count, MigrationRunner.LatestVersion);
         }
 
-        var applied = await MigrationRunner.MigrateAsync(dataSource, cancellationToken).ConfigureAwait(false);
-        LogMigrated(logger, applied.Count, MigrationRunner.Scripts[^1].Version);
+        await SchemaCheck.VerifyAsync(dataSource, membership.Any(), cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(1, LogLevel.Information, "CycleLock schema: applied {Applied} migration(s); schema version {Version}")]

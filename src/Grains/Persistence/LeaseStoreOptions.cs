@@ -48,6 +48,8 @@ public sealed class LeaseStoreOptions
     [Range(typeof(TimeSpan), "00:00:02", "01:00:00")]
     public TimeSpan IdleConnectionLifetime { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Apply the schema migrations at silo start. Default true.</summary>
-    public bool RunMigrations { get; set; } = true;
+    /// <summary>Apply the schema migrations at silo start. Default false: the migrate step
+    /// (<c>CycleLock.Silo migrate</c>) applies them once per release, and a silo only checks the schema at start
+    /// (a silo's role then needs no DDL rights). Single-process and test hosts may turn it on.</summary>
+    public bool RunMigrations { get; set; }
 }

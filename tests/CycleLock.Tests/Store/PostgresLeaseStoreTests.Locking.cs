@@ -1,5 +1,9 @@
 using System.Diagnostics;
 using CycleLock.Persistence;
+using CycleLock.Resilience;
+using CycleLock.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Npgsql;
 
 namespace CycleLock.Tests.Store;

@@ -1,9 +1,14 @@
 -- CycleLock schema 2: Orleans cluster membership on PostgreSQL, written from the contract of
 -- Microsoft.Orleans.Clustering.AdoNet (the package ships no SQL). The provider reads its queries with
--- "SELECT QueryKey, QueryText FROM OrleansQuery" (unqualified, so the table lives in public) and binds
+-- "SELECT QueryKey, QueryText FROM OrleansQuery" (unqualified) and binds
 -- named parameters (@DeploymentId, @Address, ...). Reads must return the version row even with no silos
 -- (a LEFT JOIN from the version table); inserts and updates are conditional on the expected @Version,
 -- bump it, and answer one row with one column (non-zero on success, 0 when the version moved on).
+-- The query table lives in CycleLock's own schema, never in public: public.orleansquery is where the
+-- standard Orleans scripts keep another cluster's queries, and rows written there would re-point that
+-- cluster at these tables. The unqualified name resolves here because the migration sets the runtime
+-- role's search_path in this database to "cyclelock, $user, public" (MigrationRunner), which a silo
+-- checks at start.
 
 CREATE TABLE IF NOT EXISTS cyclelock.orleans_membership_version (
     deploymentid text        NOT NULL PRIMARY KEY,
@@ -26,7 +31,7 @@ CREATE TABLE IF NOT EXISTS cyclelock.orleans_membership (
     PRIMARY KEY (deploymentid, address, port, generation)
 );
 
-CREATE TABLE IF NOT EXISTS public.orleansquery (
+CREATE TABLE IF NOT EXISTS cyclelock.orleansquery (
     querykey  text NOT NULL PRIMARY KEY,
     querytext text NOT NULL
 );
@@ -82,7 +87,7 @@ EXCEPTION WHEN SQLSTATE 'P0001' THEN
 END
 $$;
 
-INSERT INTO public.orleansquery (querykey, querytext) VALUES
+INSERT INTO cyclelock.orleansquery (querykey, querytext) VALUES
 ('InsertMembershipVersionKey', $q$
 WITH inserted AS (
     INSERT INTO cyclelock.orleans_membership_version (deploymentid) VALUES (@DeploymentId)

@@ -56,6 +56,19 @@ internal static class LeaseSql
         WHERE s.service_id = $1 AND s.name = doomed.name AND s.holder_id = doomed.holder_id
         """;
 
+    // Free lease rows unused for the history retention (every time on the row older than it, the fence passed).
+    // The epoch sequence, not the row, keeps epochs increasing, so a name used again starts a new row safely.
+    // Rows never granted are left alone, and SKIP LOCKED passes over a row an acquire holds: an acquire that
+    // finds its row deleted under it inserts a fresh one (the row lock it waited for reports no row).
+    public const string PruneLeases = """
+        WITH doomed AS (
+            SELECT name FROM cyclelock.lease
+            WHERE service_id = $1 AND state = 'free' AND acquired_at IS NOT NULL
+              AND GREATEST(acquired_at, renewed_at, expires_at, fence_until) < clock_timestamp() - $2::interval
+            LIMIT $3 FOR UPDATE SKIP LOCKED)
+        DELETE FROM cyclelock.lease l USING doomed WHERE l.service_id = $1 AND l.name = doomed.name
+        """;
+
     public const string History = """
         SELECT id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at
         FROM cyclelock.history

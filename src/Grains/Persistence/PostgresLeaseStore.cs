@@ -38,21 +38,13 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     public string ServiceId => _serviceId;
 
     /// <inheritdoc />
-    public async Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken)
-    {
-        try
-        {
-            // Idempotent: a retry by the same holder id and key returns the same lease ("reacquired").
-            return await RunAsync("acquire", name, null, LeaseSql.Acquire, cancellationToken,
-                Text(_serviceId), Text(name), Uuid(holderId), Text(label), Bytes(key.Hash()), Interval(ttl), Text(activation),
-                Int((int)_options.GrantLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
-        }
-        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
-        {
-            // Our own grant lock timeout: a fenced write (an epoch guard) holds the row. Busy, not an error.
-            return Busy(StoreOutcome.BusyGuard);
-        }
-    }
+    public Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken) =>
+        // Idempotent: a retry by the same holder id and key returns the same lease ("reacquired"). Our own grant
+        // lock timeout (a fenced write, an epoch guard, holds the row) is a Busy answer inside the attempt, so the
+        // pipeline never counts or logs it as a database give-up.
+        RunAsync("acquire", name, null, LeaseSql.Acquire, cancellationToken, null, StoreOutcome.BusyGuard,
+            Text(_serviceId), Text(name), Uuid(holderId), Text(label), Bytes(key.Hash()), Interval(ttl), Text(activation),
+            Int((int)_options.GrantLockTimeout.TotalMilliseconds));
 
     /// <inheritdoc />
     public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
@@ -105,23 +97,14 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     }
 
     /// <inheritdoc />
-    public async Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken)
-    {
-        try
-        {
-            // Idempotent: conditional on the expected epoch; a retry finds the force-release in history.
-            // Its attempt may wait for an epoch guard up to the force-release lock timeout, so the attempt
-            // timeout is above it (a lock timeout is a definite Busy, never a retry).
-            return await RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken, _options.ForceReleaseLockTimeout + TimeSpan.FromSeconds(1),
-                Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
-                Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
-                Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
-        }
-        catch (PostgresException e) when (e.SqlState == LockNotAvailable)
-        {
-            return Busy(StoreOutcome.ForceBusy);
-        }
-    }
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
+        // Idempotent: conditional on the expected epoch; a retry finds the force-release in history.
+        // Its attempt may wait for an epoch guard up to the force-release lock timeout, so the attempt
+        // timeout is above it (a lock timeout is a definite Busy answer, never a retry nor a give-up).
+        RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken, _options.ForceReleaseLockTimeout + TimeSpan.FromSeconds(1), StoreOutcome.ForceBusy,
+            Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
+            Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
+            Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds));
 
     /// <inheritdoc />
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
@@ -274,7 +257,7 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     private async Task<int> PruneOnceAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
     {
         var deleted = 0;
-        foreach (var (sql, retention) in new[] { (LeaseSql.PruneHistory, historyRetention), (LeaseSql.PruneSpent, spentRetention) })
+        foreach (var (sql, retention) in new[] { (LeaseSql.PruneHistory, historyRetention), (LeaseSql.PruneSpent, spentRetention), (LeaseSql.PruneLeases, historyRetention) })
         {
             await using var command = _dataSource.CreateCommand(sql);
             command.Parameters.Add(Text(_serviceId));
@@ -287,10 +270,21 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     }
 
     private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
-        RunAsync(operation, name, epoch, sql, cancellationToken, null, parameters);
+        RunAsync(operation, name, epoch, sql, cancellationToken, null, null, parameters);
 
-    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, params NpgsqlParameter[] parameters) =>
-        _resilience.ExecuteAsync(operation, name, epoch, token => RunOnceAsync(sql, parameters, token), cancellationToken, attemptTimeout);
+    // lockTimeoutAnswer: the statement sets its own lock_timeout, and running into it (55P03) is that answer.
+    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, StoreOutcome? lockTimeoutAnswer, params NpgsqlParameter[] parameters) =>
+        _resilience.ExecuteAsync(operation, name, epoch, async token =>
+        {
+            try
+            {
+                return await RunOnceAsync(sql, parameters, token).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == LockNotAvailable && lockTimeoutAnswer is { } answer)
+            {
+                return Busy(answer);
+            }
+        }, cancellationToken, attemptTimeout);
 
     private async Task<StoreResult> RunOnceAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {

@@ -50,6 +50,27 @@ public sealed partial class PostgresLeaseStoreTests
     }
 
     [Fact]
+    public async Task Acquire_BusyBehindAGuard_IsNotCountedOrLoggedAsADatabaseGiveUp()
+    {
+        var serviceId = "test-" + Guid.NewGuid().ToString("N")[..12];
+        var logger = new FakeLogger<DatabaseResilience>();
+        using var metrics = new DbMetrics(serviceId);
+        var store = new PostgresLeaseStore(postgres.DataSource, serviceId, new LeaseStoreOptions { GrantLockTimeout = TimeSpan.FromMilliseconds(100) },
+            new DatabaseResilience(postgres.DataSource, new DatabaseResilienceOptions(), logger: logger, scope: serviceId));
+        var name = NewName();
+        var (x, kx) = NewHolder();
+        var grant = await store.AcquireAsync(name, x, "x", kx, Long, "act-1", None);
+        await store.ReleaseAsync(name, x, kx, grant.Epoch, "act-1", ReleaseReason.Completed, true, 0, None);
+
+        var (y, ky) = NewHolder();
+        await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.AcquireAsync(name, y, "y", ky, Long, "act-1", None), StoreOutcome.BusyGuard);
+
+        Assert.True(metrics.Count("cyclelock.db.giveups") == 0, $"a routine busy answer counted as a give-up: {metrics.Describe()}");
+        Assert.True(metrics.Count("cyclelock.db.retries") == 0, $"a lock timeout was retried: {metrics.Describe()}");
+        Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
     public async Task Acquire_StartedWhileRowLockedForUpdate_DrawsItsEpochAfterTheLock()
     {
         var store = CreateStore(new LeaseStoreOptions { GrantLockTimeout = TimeSpan.FromSeconds(10) });
@@ -108,29 +129,6 @@ public sealed partial class PostgresLeaseStoreTests
     }
 
     [Fact]
-    public async Task Migrations_RunConcurrentlyFromTwoSilosAndAgain_ApplyEachVersionOnce()
-    {
-        var database = "mig_" + Guid.NewGuid().ToString("N")[..10];
-        await using (var create = postgres.DataSource.CreateCommand($"CREATE DATABASE {database}"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        await using var one = postgres.CreateDataSource(b => b.Database = database);
-        await using var two = postgres.CreateDataSource(b => b.Database = database);
-
-        var applied = await Task.WhenAll(MigrationRunner.MigrateAsync(one), MigrationRunner.MigrateAsync(two));
-        var again = await MigrationRunner.MigrateAsync(one);
-
-        Assert.Equal(MigrationRunner.Scripts.Select(s => s.Version), applied.SelectMany(a => a).Order());
-        Assert.Empty(again);
-        await using var count = one.CreateCommand("SELECT count(*) FROM cyclelock.schema_version");
-        Assert.Equal((long)MigrationRunner.Scripts.Count, (long)(await count.ExecuteScalarAsync())!);
-        await using var setting = one.CreateCommand("SELECT current_setting('synchronous_commit')");
-        Assert.Equal("on", (string)(await setting.ExecuteScalarAsync())!);
-    }
-
-    [Fact]
     public async Task Prune_PastRetention_DeletesInBatchesAndKeepsRecentRows()
     {
         var store = CreateStore(new LeaseStoreOptions());
@@ -167,6 +165,69 @@ public sealed partial class PostgresLeaseStoreTests
         Assert.Equal(10 + 5 - 8, rest);
         var remaining = Assert.Single(await store.HistoryAsync(name, null, 100, None));
         Assert.Equal(("granted", live), (remaining.Event, remaining.HolderId));
+    }
+
+    [Fact]
+    public async Task Abandon_NameNoAcquireEverReached_LeavesNoRowButSpendsTheId()
+    {
+        var store = CreateStore(new LeaseStoreOptions());
+        var name = NewName();
+        var (h, k) = NewHolder();
+
+        var abandoned = await store.AbandonAsync(name, h, k, None);
+
+        Assert.Equal(StoreOutcome.Nothing, abandoned.Outcome);
+        Assert.Equal(0L, await CountAsync("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2", store.ServiceId, name));
+        Assert.Equal(StoreOutcome.Spent, (await store.AcquireAsync(name, h, "late", k, Long, "act-1", None)).Outcome);
+    }
+
+    [Fact]
+    public async Task Prune_FreeRowUnusedForTheRetention_IsDeletedAndTheNameStartsAgainAtAHigherEpoch()
+    {
+        var store = CreateStore(new LeaseStoreOptions());
+        var (idle, busy, held) = (NewName(), NewName(), NewName());
+        var epochs = new Dictionary<string, long>();
+        foreach (var name in new[] { idle, busy, held })
+        {
+            var (h, k) = NewHolder();
+            var grant = await store.AcquireAsync(name, h, "w", k, Long, "act-1", None);
+            epochs[name] = grant.Epoch;
+            if (name != held)
+            {
+                await store.ReleaseAsync(name, h, k, grant.Epoch, "act-1", ReleaseReason.Completed, true, 0, None);
+            }
+        }
+
+        // idle and held were last used 31 days ago (held is still held: never pruned); busy just now.
+        await using (var age = postgres.DataSource.CreateCommand("""
+            UPDATE cyclelock.lease SET acquired_at = acquired_at - interval '31 days', renewed_at = renewed_at - interval '31 days',
+                   expires_at = expires_at - interval '31 days', fence_until = fence_until - interval '31 days'
+            WHERE service_id = $1 AND name = ANY($2)
+            """))
+        {
+            age.Parameters.Add(new() { Value = store.ServiceId });
+            age.Parameters.Add(new() { Value = new[] { idle, held } });
+            await age.ExecuteNonQueryAsync();
+        }
+
+        await store.PruneAsync(TimeSpan.FromDays(30), TimeSpan.FromDays(1), 100, None);
+
+        var rows = await CountAsync("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2", store.ServiceId, idle);
+        Assert.Equal(0L, rows);
+        Assert.Equal(1L, await CountAsync("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2", store.ServiceId, busy));
+        Assert.Equal(1L, await CountAsync("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2", store.ServiceId, held));
+        var (again, ka) = NewHolder();
+        var regrant = await store.AcquireAsync(idle, again, "again", ka, Long, "act-1", None);
+        Assert.Equal(StoreOutcome.Granted, regrant.Outcome);
+        Assert.True(regrant.Epoch > epochs[idle], $"the pruned name was granted epoch {regrant.Epoch}, not above its last {epochs[idle]}");
+    }
+
+    private async Task<long> CountAsync(string sql, string serviceId, string name)
+    {
+        await using var command = postgres.DataSource.CreateCommand(sql);
+        command.Parameters.Add(new() { Value = serviceId });
+        command.Parameters.Add(new() { Value = name });
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private async Task<TimeSpan> WhileKeyShareHeldAsync(string serviceId, string name, Func<Task<StoreResult>> operation, StoreOutcome expected)

@@ -19,7 +19,7 @@ public sealed partial class CycleLockGrain
         RequestRules.Wait(request, Core.Floor);
         var now = Core.Now();
         Room.Expire(now);
-        var lapse = LeaseTiming.For(request.Ttl, _options).HolderTimeout;
+        var lapse = Min(LeaseTiming.For(request.Ttl, _options).HolderTimeout, _options.MaxWaiterRegistration);
         var position = Room.Register(request.WaiterId, request.Waiter, now, lapse);
         if (position == 0)
         {
@@ -101,7 +101,7 @@ public sealed partial class CycleLockGrain
 
         _wasServing = serving;
         Room.Expire(now);
-        if (Room.TryOffer(now, free: !serving) is { } offer)
+        if (Room.TryOffer(now, free: !serving && _acquiresInFlight == 0) is { } offer)
         {
             Notify(offer.Target, new LockOffer(Core.Name, offer.Id, LockOfferKind.Offer, Room.OfferWindow));
         }
@@ -151,4 +151,6 @@ public sealed partial class CycleLockGrain
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -23,6 +23,7 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
     private LeaseCore? _core;
     private IGrainTimer? _timer;
     private WaitingRoom<ILockWaiter>? _room;
+    private int _acquiresInFlight;
 
     /// <summary>Created by Orleans.</summary>
     public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger)
@@ -62,7 +63,22 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
             return queued;
         }
 
-        var reply = await TurnAsync((core, token) => core.AcquireAsync(request, token), cancellationToken);
+        // While an acquire is on its way to the database the lock may be granted at any moment: the waiter pump
+        // must not offer it meanwhile (an offer then sends the head waiter into a busy answer and out of order).
+        _acquiresInFlight++;
+        AcquireReply reply;
+        try
+        {
+            reply = await TurnAsync((core, token) => core.AcquireAsync(request, token), cancellationToken);
+        }
+        catch
+        {
+            _acquiresInFlight--;
+            PumpWaiters();
+            throw;
+        }
+
+        _acquiresInFlight--;
         OnAcquireReply(request, reply);
         return reply;
     }

@@ -5,7 +5,7 @@ public sealed partial class CycleLockClient
     /// <summary>
     /// Acquires <paramref name="name"/>, waiting up to <paramref name="waitTimeout"/> when it is busy —
     /// without polling the database: the waiter registers with the grain (a registration that lapses
-    /// unless renewed every third of the holder timeout), the grain offers the lock one-way to waiters in
+    /// unless renewed every third of its registration, min(ht, 30 s) by default), the grain offers the lock one-way to waiters in
     /// arrival order, and the head waiter acquires with its own send time within its offer window.
     /// Returns a handle, or the last busy answer at the timeout, or dead. A waiter that gives up or is
     /// cancelled leaves the queue; one whose process vanished is dropped when its registration lapses.
@@ -106,7 +106,10 @@ public sealed partial class CycleLockClient
                     return attempt;
                 }
 
-                last = attempt; // still registered: the grain offers again when the lock is next free
+                // Busy after an offer: the window was missed (the grain dropped this waiter) or the lock was taken
+                // meanwhile. Register again at once; a waiter still queued keeps its place, a dropped one queues at the back.
+                last = attempt;
+                nextRegistration = _time.GetTimestamp();
             }
         }
         finally

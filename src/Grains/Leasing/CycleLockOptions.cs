@@ -57,6 +57,12 @@ public sealed class CycleLockOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan OfferWindow { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Longest a waiter's registration lasts without being renewed: min(ht, this). The SDK renews it
+    /// every third of it, so a waiter whose process died is forgotten within this, however long the TTL
+    /// it waits for. Default 30 s; 1 s to 10 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan MaxWaiterRegistration { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Most waiters one lock keeps; more are told the queue is full. Default 1 000; 1 to 100 000.</summary>
     [Range(1, 100_000)]
     public int MaxWaiters { get; set; } = 1000;

@@ -77,19 +77,16 @@ public sealed class WaitingRoom<TTarget>
         return true;
     }
 
-    /// <summary>Drops lapsed registrations. A waiter whose offer window passed gives its turn to the next
-    /// waiter and keeps the place behind it (its acquire may merely be queued behind a renewal; a waiter
-    /// that vanished is dropped when its registration lapses).</summary>
+    /// <summary>Drops lapsed registrations, and the waiter whose offer window passed unanswered: it loses its
+    /// turn (a waiter that is alive but slow finds the lock busy and registers again, at the back). Passing a
+    /// missed offer along while keeping the waiter queued let two vanished waiters hand the offer back and
+    /// forth until their registrations lapsed, starving every live acquirer of a free lock.</summary>
     public void Expire(TimeSpan now)
     {
         if (_offer is { } offer && now >= offer.Until)
         {
             _offer = null;
-            if (_byId.TryGetValue(offer.Id, out var missed) && missed.Next is { } next)
-            {
-                _queue.Remove(missed);
-                _queue.AddAfter(next, missed);
-            }
+            Remove(offer.Id);
         }
 
         var node = _queue.First;

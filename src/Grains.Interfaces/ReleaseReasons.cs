@@ -16,14 +16,23 @@ public static class ReleaseReasons
     };
 
     /// <summary>Parses a stored reason text; unknown text is an <see cref="ArgumentException"/>.</summary>
-    public static ReleaseReason Parse(string text) => text switch
+    public static ReleaseReason Parse(string text) => TryParse(text, out var reason)
+        ? reason
+        : throw new ArgumentException($"Release reason '{text}' is not one of completed, failed, stalled, lease-lost, shutdown, abandoned.", nameof(text));
+
+    /// <summary>Parses a stored reason text; false for any other text (an end no holder chose, such as <c>expired</c>).</summary>
+    public static bool TryParse(string? text, out ReleaseReason reason)
     {
-        "completed" => ReleaseReason.Completed,
-        "failed" => ReleaseReason.Failed,
-        "stalled" => ReleaseReason.Stalled,
-        "lease-lost" => ReleaseReason.LeaseLost,
-        "shutdown" => ReleaseReason.Shutdown,
-        "abandoned" => ReleaseReason.Abandoned,
-        _ => throw new ArgumentException($"Release reason '{text}' is not one of completed, failed, stalled, lease-lost, shutdown, abandoned.", nameof(text)),
-    };
+        foreach (var candidate in Enum.GetValues<ReleaseReason>())
+        {
+            if (candidate.ToText() == text)
+            {
+                reason = candidate;
+                return true;
+            }
+        }
+
+        reason = default;
+        return false;
+    }
 }

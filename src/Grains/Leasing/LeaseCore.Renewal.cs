@@ -115,7 +115,7 @@ public sealed partial class LeaseCore
                     return;
                 }
 
-                CheckClock(sent, result, lease.Timing);
+                CheckClock(sent, Now(), result, lease.Timing);
                 _deadline = sent + result.Remaining - lease.Timing.Margin;
                 _renewFailingSince = null;
                 _failures = 0;
@@ -168,13 +168,19 @@ public sealed partial class LeaseCore
         _timerRequest = new TimerRequest(Min(TimeSpan.FromMilliseconds(250), lease.Timing.RenewPeriod / 4), false);
     }
 
-    private void CheckClock(TimeSpan sent, StoreResult result, LeaseTiming timing)
+    // db_clock_jump: the database's now() of a statement lies between its send and its answer on the monotonic
+    // clock, so between two statements the database clock may advance anywhere from (sent − previous answer) to
+    // (answer − previous send). Only a move outside that interval by more than m/2 is a jump: a statement delayed
+    // in a pooler queue, behind a lock or in the coalescer's lead is latency, not a clock step.
+    private void CheckClock(TimeSpan sent, TimeSpan received, StoreResult result, LeaseTiming timing)
     {
         if (_lastRenewClock is { } previous)
         {
-            var drift = (result.DbNow - previous.Db) - (sent - previous.Mono);
-            // A renewal handed in early reaches the database up to the lead later than `sent`.
-            if (drift.Duration() > (timing.Margin / 2) + _store.RenewalLead)
+            var elapsed = result.DbNow - previous.Db;
+            var shortest = sent - previous.Received;
+            var longest = received - previous.Sent;
+            var drift = elapsed < shortest ? elapsed - shortest : elapsed > longest ? elapsed - longest : TimeSpan.Zero;
+            if (drift.Duration() > timing.Margin / 2)
             {
                 // The deadline below is taken from this statement's remaining time alone, which caps
                 // every new promise to what the database now allows.
@@ -184,7 +190,7 @@ public sealed partial class LeaseCore
             }
         }
 
-        _lastRenewClock = (sent, result.DbNow);
+        _lastRenewClock = (sent, received, result.DbNow);
     }
 
     // The next regular renewal: P after this one, handed in early by the store's coalescing lead (at most

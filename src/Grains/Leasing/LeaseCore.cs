@@ -33,7 +33,9 @@ public sealed partial class LeaseCore
     private TimeSpan _lastHeard;
     private DateTimeOffset? _renewFailingSince;
     private int _failures;
-    private (TimeSpan Mono, DateTimeOffset Db)? _lastRenewClock;
+    // The last statement that reported the database clock: when it was sent and answered (monotonic), and the
+    // database's now() it returned, which lies somewhere between the two.
+    private (TimeSpan Sent, TimeSpan Received, DateTimeOffset Db)? _lastRenewClock;
     private EndingKind _endingKind;
     private string _endingReason = string.Empty;
     private ForceReleaseRequest? _pendingForce;
@@ -230,7 +232,7 @@ public sealed partial class LeaseCore
         _lastHeard = now;
         _renewFailingSince = null;
         _failures = 0;
-        _lastRenewClock = (sent, result.DbNow);
+        _lastRenewClock = (sent, now, result.DbNow);
         _pendingForce = null;
         _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
     }
@@ -296,11 +298,7 @@ public sealed partial class LeaseCore
     private LeaseTiming TimingOf(StoreResult result) =>
         LeaseTiming.For(result.Ttl ?? throw new InvalidOperationException("A held lease row has no TTL."), _options);
 
-    private static KeepAliveStatus StatusOfEnd(string? reason) => reason switch
-    {
-        "completed" or "failed" or "stalled" or "shutdown" or "abandoned" => KeepAliveStatus.Released,
-        _ => KeepAliveStatus.Lost,
-    };
+    private static KeepAliveStatus StatusOfEnd(string? reason) => EndReasons.StatusOf(reason);
 
     private static KeepAliveReply Reply(KeepAliveStatus status, long epoch, string reason) =>
         new(status, epoch, TimeSpan.Zero, null, reason);

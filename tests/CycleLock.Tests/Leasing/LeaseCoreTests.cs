@@ -224,6 +224,35 @@ public sealed class LeaseCoreTests
     }
 
     [Fact]
+    public async Task ClockJump_StatementDelayedOnItsWayWithNoClockMoving_IsNotAJump()
+    {
+        var dbClock = new FakeTimeProvider(_time.GetUtcNow());
+        var store = new ControllableLeaseStore(new InMemoryLeaseStore(dbClock));
+        var core = new LeaseCore("job", "act-1", store, _time, Options);
+        await core.AcquireAsync(new AcquireRequest(_holder, "worker", _key, Ttl), CancellationToken.None);
+
+        // A pooler queue or a restart holds the renewal 3 s (more than m/2) before the database runs it; both
+        // clocks move together, so nothing jumped. Then the next renewal runs at once.
+        var delay = TimeSpan.FromSeconds(3);
+        Assert.True(delay > Timing.Margin / 2);
+        _time.Advance(Timing.RenewPeriod);
+        dbClock.Advance(Timing.RenewPeriod);
+        store.Before = (_, _) =>
+        {
+            _time.Advance(delay);
+            dbClock.Advance(delay);
+            return Task.CompletedTask;
+        };
+        await core.OnTimerAsync(CancellationToken.None);
+        store.Before = null;
+        _time.Advance(Timing.RenewPeriod);
+        dbClock.Advance(Timing.RenewPeriod);
+        await core.OnTimerAsync(CancellationToken.None);
+
+        Assert.Equal(0, core.ClockJumps);
+    }
+
+    [Fact]
     public async Task RenewalFailure_IsRetriedOnALaterTurnWithinBackoffCap()
     {
         var (core, grant) = await GrantedAsync();

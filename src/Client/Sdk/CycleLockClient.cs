@@ -111,11 +111,18 @@ public sealed partial class CycleLockClient
         Exception? last = null;
         for (var attempt = 0; attempt < _options.AcquireTries; attempt++)
         {
+            if (attempt > 0)
+            {
+                // Not at once: a refused gateway or a silo that just died answers within milliseconds, and the
+                // grain is reachable again only once the client reconnects or membership has moved it.
+                await Task.Delay(RetrySchedule.Backoff(attempt), _time, cancellationToken).ConfigureAwait(false);
+            }
+
             var sent = validity.Mark();
             try
             {
                 using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                call.CancelAfter(_options.AcquireCallTimeout);
+                call.CancelAfter(RetrySchedule.TryTimeout(attempt, _options.AcquireCallTimeout));
                 var reply = await grain.TryAcquireAsync(request, call.Token).ConfigureAwait(false);
                 if (reply.Status != AcquireStatus.Granted)
                 {

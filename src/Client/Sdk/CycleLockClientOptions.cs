@@ -12,17 +12,21 @@ public sealed class CycleLockClientOptions
     /// <summary>Lease length when an acquire names none. Default 60 s; more than 0, at most 24 h.</summary>
     public TimeSpan DefaultTtl { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Timeout of one acquire call. Default 5 s; 100 ms to 5 min.</summary>
+    /// <summary>Longest timeout of one acquire try: the first try waits min(this, 2 s), each retry twice as long up to
+    /// this. Default 5 s; 100 ms to 5 min.</summary>
     public TimeSpan AcquireCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Tries of one acquire with the same holder id and key before it is abandoned. Default 3; 1 to 10.</summary>
-    public int AcquireTries { get; set; } = 3;
+    /// <summary>Tries of one acquire with the same holder id and key before it is abandoned, with a backoff of 100 ms
+    /// doubling to 2 s between them (the default tries outlast a gateway blip or a silo failover). Default 8; 1 to 10.</summary>
+    public int AcquireTries { get; set; } = 8;
 
-    /// <summary>Timeout of one release call. Default 5 s; 100 ms to 5 min.</summary>
+    /// <summary>Longest timeout of one release try: the first try waits min(this, 2 s), each retry twice as long up to
+    /// this. Default 5 s; 100 ms to 5 min.</summary>
     public TimeSpan ReleaseCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Tries of one release before the handle gives up (the grain then ends the lease by stall). Default 3; 1 to 10.</summary>
-    public int ReleaseTries { get; set; } = 3;
+    /// <summary>Tries of one release before the handle gives up (the grain then ends the lease by stall), with a
+    /// backoff of 100 ms doubling to 2 s between them. Default 8; 1 to 10.</summary>
+    public int ReleaseTries { get; set; } = 8;
 
     /// <summary>Consecutive "moved" answers retried quickly (with 20–120 ms jitter) before the handle falls
     /// back to its normal cadence and reports jeopardy. Default 20; 1 to 1 000.</summary>

@@ -311,9 +311,16 @@ public sealed class LockHandle : IAsyncDisposable
         Exception? last = null;
         for (var attempt = 0; attempt < _options.ReleaseTries; attempt++)
         {
+            if (attempt > 0)
+            {
+                // Backed off, so the tries outlast a gateway blip or a failover of the serving silo: a release that
+                // fails for good leaves the lease to end by stall (a counted stall, the lock unusable until then).
+                await Task.Delay(RetrySchedule.Backoff(attempt), _time).ConfigureAwait(false);
+            }
+
             try
             {
-                using var call = new CancellationTokenSource(_options.ReleaseCallTimeout);
+                using var call = new CancellationTokenSource(RetrySchedule.TryTimeout(attempt, _options.ReleaseCallTimeout));
                 var reply = await _grain.ReleaseAsync(new ReleaseRequest(HolderId, _key, Epoch, reason), call.Token).ConfigureAwait(false);
 
                 // A retried release finds its own reason recorded; any other recorded end (a stall, a
@@ -354,12 +361,12 @@ public sealed class LockHandle : IAsyncDisposable
         while (!_stop.IsCancellationRequested && IsLive())
         {
             // Next keep-alive at send + min(interval, vf/2), floor 50 ms.
-            // After a failed call (a silo died, the gateway is gone) retry sooner — 250 ms, doubling to at most
+            // After a failed call (a silo died, the gateway is gone) retry sooner — 200 ms, doubling to at most
             // 1 s (never slower than the normal cadence): recovery then takes about the failover time, not
             // failover + interval.
             var cadence = failures == 0
                 ? Max(Min(interval, _lastValidFor / 2), MinInterval)
-                : Min(Max(Min(interval, _lastValidFor / 2), MinInterval), TimeSpan.FromMilliseconds((125 << Math.Min(failures, 3)) * (0.75 + (Random.Shared.NextDouble() / 2))));
+                : Min(Max(Min(interval, _lastValidFor / 2), MinInterval), RetrySchedule.Backoff(failures + 1, TimeSpan.FromSeconds(1)));
             var wait = Min(cadence - _time.GetElapsedTime(lastSend), _validity.Remaining);
             if (wait > TimeSpan.Zero)
             {

@@ -1,6 +1,7 @@
 using CycleLock.Client;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -48,6 +49,7 @@ public static class CycleLockClientServiceCollectionExtensions
         services.TryAddSingleton(sp => new CycleLockClient(
             sp.GetRequiredService<IClusterClient>(),
             sp.GetRequiredService<IOptions<CycleLockClientOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<CycleLockClient>()));
     }
 }

@@ -38,14 +38,19 @@ public sealed partial class CycleLockClient
     public ICycleLockGrain Grain(string name) => _grains.GetGrain<ICycleLockGrain>(LockName.Normalize(name));
 
     /// <summary>Tries once to acquire <paramref name="name"/> for <paramref name="ttl"/> (default
-    /// <see cref="CycleLockClientOptions.DefaultTtl"/>): a handle, or who holds it (busy), or dead. Throws
+    /// <see cref="CycleLockClientOptions.DefaultTtl"/>): a handle, or who holds it (busy), or dead. A TTL
+    /// below the deployment's floor (<see cref="Limits"/>, read at host start or before the first acquire)
+    /// throws <see cref="ArgumentOutOfRangeException"/> naming the floor and what sets it, before the acquire
+    /// is sent. Throws
     /// <see cref="TimeoutException"/> when no try got a reply (the acquire was then abandoned) and
     /// <see cref="OperationCanceledException"/> when cancelled (an acquire in flight is abandoned).</summary>
     public Task<AcquireResult> TryAcquireAsync(string name, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         var (normalized, lease) = Check(name, ttl);
         cancellationToken.ThrowIfCancellationRequested();
-        return AcquireOnceAsync(normalized, lease, Guid.Empty, cancellationToken);
+        return Limits is null
+            ? AcquireAfterLimitsAsync(normalized, lease, cancellationToken)
+            : AcquireOnceAsync(normalized, lease, Guid.Empty, cancellationToken);
     }
 
     /// <summary>What is known of a lock (database times).</summary>
@@ -107,6 +112,12 @@ public sealed partial class CycleLockClient
         var normalized = LockName.Normalize(name);
         var lease = ttl ?? _options.DefaultTtl;
         RequestRules.Ttl(lease, TimeSpan.FromTicks(1), nameof(ttl));
+        if (Limits is { } limits)
+        {
+            // The deployment's floor, known since the host started (or an earlier acquire): refused before anything is sent.
+            RequestRules.Ttl(lease, limits, nameof(ttl));
+        }
+
         return (normalized, lease);
     }
 

@@ -13,4 +13,13 @@ internal static partial class Log
 
     [LoggerMessage(103, LogLevel.Warning, "Lock event subscription renewal failed; retrying from cursor {Cursor} in {RetryIn}")]
     public static partial void ResubscribeFailed(ILogger logger, long cursor, TimeSpan retryIn, Exception exception);
+
+    [LoggerMessage(104, LogLevel.Information, "Cluster TTL limits: floor {Floor} (set by {Cause}), at most {MaxTtl}")]
+    public static partial void LimitsRead(ILogger logger, TimeSpan floor, TtlFloorCause cause, TimeSpan maxTtl);
+
+    [LoggerMessage(105, LogLevel.Warning, "The cluster's TTL limits could not be read; acquires go ahead (the grain enforces the floor) and the read is tried again in {RetryIn} at the earliest")]
+    public static partial void LimitsUnavailable(ILogger logger, TimeSpan retryIn, Exception exception);
+
+    [LoggerMessage(106, LogLevel.Warning, "The cluster's TTL limits could not be read at start; CycleLock:Client:DefaultTtl was not checked against the floor, and the first acquire reads them")]
+    public static partial void LimitsUnavailableAtStart(ILogger logger, Exception exception);
 }

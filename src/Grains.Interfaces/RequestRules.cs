@@ -84,6 +84,19 @@ public static class RequestRules
         }
     }
 
+    /// <summary>Checks a TTL against a deployment's <paramref name="limits"/> (floor and maximum); a TTL below
+    /// the floor is refused with the floor, what sets it and how to lower it.</summary>
+    public static void Ttl(TimeSpan ttl, LockLimits limits, string paramName = "ttl")
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        if (ttl < limits.Floor || ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is below the floor {limits.Floor} (rule: TTL between {limits.Floor} and {limits.MaxTtl}). {limits.DescribeFloor()}");
+        }
+
+        Ttl(ttl, limits.Floor, paramName);
+    }
+
     /// <summary>Checks an acquire request.</summary>
     public static void Acquire(AcquireRequest request, TimeSpan floor)
     {

@@ -19,6 +19,7 @@ public sealed partial class CycleLockClient
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        await CheckFloorAsync(lease, cancellationToken).ConfigureAwait(false);
         var first = await AcquireOnceAsync(normalized, lease, Guid.Empty, cancellationToken).ConfigureAwait(false);
         if (first.Outcome != AcquireOutcome.Busy || waitTimeout == TimeSpan.Zero)
         {

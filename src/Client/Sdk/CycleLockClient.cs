@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace CycleLock.Client;
 
 /// <summary>
@@ -12,16 +15,20 @@ public sealed partial class CycleLockClient
     private readonly IGrainFactory _grains;
     private readonly TimeProvider _time;
     private readonly CycleLockClientOptions _options;
+    private readonly ILogger _logger;
 
     /// <summary>Creates the client over an Orleans grain factory (usually the <c>IClusterClient</c>), with
-    /// <paramref name="options"/> (default <see cref="CycleLockClientOptions"/>) and <paramref name="time"/>
-    /// (default <see cref="TimeProvider.System"/>). Invalid options throw <see cref="ArgumentException"/>.</summary>
-    public CycleLockClient(IGrainFactory grains, CycleLockClientOptions? options = null, TimeProvider? time = null)
+    /// <paramref name="options"/> (default <see cref="CycleLockClientOptions"/>), <paramref name="time"/>
+    /// (default <see cref="TimeProvider.System"/>) and <paramref name="logger"/> (default
+    /// <see cref="NullLogger.Instance"/>: nothing is logged; <c>AddCycleLockClient</c> passes the host's).
+    /// Invalid options throw <see cref="ArgumentException"/>.</summary>
+    public CycleLockClient(IGrainFactory grains, CycleLockClientOptions? options = null, TimeProvider? time = null, ILogger? logger = null)
     {
         _grains = grains ?? throw new ArgumentNullException(nameof(grains));
         _options = options ?? new CycleLockClientOptions();
         CycleLockClientOptionsValidator.ThrowIfInvalid(_options);
         _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
     }
 
     /// <summary>The options in use.</summary>
@@ -31,14 +38,19 @@ public sealed partial class CycleLockClient
     public ICycleLockGrain Grain(string name) => _grains.GetGrain<ICycleLockGrain>(LockName.Normalize(name));
 
     /// <summary>Tries once to acquire <paramref name="name"/> for <paramref name="ttl"/> (default
-    /// <see cref="CycleLockClientOptions.DefaultTtl"/>): a handle, or who holds it (busy), or dead. Throws
+    /// <see cref="CycleLockClientOptions.DefaultTtl"/>): a handle, or who holds it (busy), or dead. A TTL
+    /// below the deployment's floor (<see cref="Limits"/>, read at host start or before the first acquire)
+    /// throws <see cref="ArgumentOutOfRangeException"/> naming the floor and what sets it, before the acquire
+    /// is sent. Throws
     /// <see cref="TimeoutException"/> when no try got a reply (the acquire was then abandoned) and
     /// <see cref="OperationCanceledException"/> when cancelled (an acquire in flight is abandoned).</summary>
     public Task<AcquireResult> TryAcquireAsync(string name, TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         var (normalized, lease) = Check(name, ttl);
         cancellationToken.ThrowIfCancellationRequested();
-        return AcquireOnceAsync(normalized, lease, Guid.Empty, cancellationToken);
+        return Limits is null
+            ? AcquireAfterLimitsAsync(normalized, lease, cancellationToken)
+            : AcquireOnceAsync(normalized, lease, Guid.Empty, cancellationToken);
     }
 
     /// <summary>What is known of a lock (database times).</summary>
@@ -78,7 +90,10 @@ public sealed partial class CycleLockClient
     /// <summary>Subscribes <paramref name="handler"/> to the deployment's stall releases, losses, expiries
     /// and force-releases (for a scheduler to requeue without burning an attempt), from
     /// <paramref name="afterId"/> (exclusive; -1, the default, means from now; pass a persisted
-    /// <see cref="LockEventListener.Cursor"/> to resume). Each event reaches the handler once.</summary>
+    /// <see cref="LockEventListener.Cursor"/> to resume). Delivery is at least once, in id order: a handler
+    /// that throws is logged and called again with the same event (backoff 200 ms doubling to 10 s) until it
+    /// returns, and the cursor never passes an event the handler has not returned from; see
+    /// <see cref="LockEventListener"/>.</summary>
     public async Task<LockEventListener> SubscribeAsync(Func<LockEvent, CancellationToken, ValueTask> handler, long afterId = -1, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -87,7 +102,7 @@ public sealed partial class CycleLockClient
             throw new ArgumentOutOfRangeException(nameof(afterId), afterId, $"Event cursor {afterId} is not valid (rule: -1 for from now, otherwise 0 or more).");
         }
 
-        var listener = new LockEventListener(_grains, handler, afterId, _time);
+        var listener = new LockEventListener(_grains, handler, afterId, _time, _logger);
         await listener.StartAsync(cancellationToken).ConfigureAwait(false);
         return listener;
     }
@@ -97,6 +112,12 @@ public sealed partial class CycleLockClient
         var normalized = LockName.Normalize(name);
         var lease = ttl ?? _options.DefaultTtl;
         RequestRules.Ttl(lease, TimeSpan.FromTicks(1), nameof(ttl));
+        if (Limits is { } limits)
+        {
+            // The deployment's floor, known since the host started (or an earlier acquire): refused before anything is sent.
+            RequestRules.Ttl(lease, limits, nameof(ttl));
+        }
+
         return (normalized, lease);
     }
 

@@ -9,7 +9,9 @@ public sealed class CycleLockClientOptions
     /// most 200 characters, no control characters.</summary>
     public string HolderLabel { get; set; } = $"{Environment.MachineName}/{Environment.ProcessId}";
 
-    /// <summary>Lease length when an acquire names none. Default 60 s; more than 0, at most 24 h.</summary>
+    /// <summary>Lease length when an acquire names none. Default 60 s; more than 0, at most 24 h, and not below
+    /// the cluster's TTL floor (<see cref="CycleLockClient.Limits"/>; checked when an <c>AddCycleLockClient</c>
+    /// host starts, which then fails naming the floor and the settings that set it).</summary>
     public TimeSpan DefaultTtl { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Longest timeout of one acquire try: the first try waits min(this, 2 s), each retry twice as long up to

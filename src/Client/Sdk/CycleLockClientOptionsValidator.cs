@@ -24,6 +24,19 @@ public sealed class CycleLockClientOptionsValidator : IValidateOptions<CycleLock
         }
     }
 
+    /// <summary>Checks the options against a deployment's <paramref name="limits"/>: null when they fit, else
+    /// the failure, naming the key, the value, the floor, what sets the floor and how to lower it.</summary>
+    public static string? CheckAgainst(CycleLockClientOptions options, LockLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(limits);
+        return options.DefaultTtl < limits.Floor
+            ? $"CycleLock:Client:{nameof(options.DefaultTtl)} = {options.DefaultTtl} is below the cluster's TTL floor {limits.Floor} " +
+              $"(rule: DefaultTtl between {limits.Floor} and {limits.MaxTtl}; every acquire with it would be refused). Set it to at least {limits.Floor}, or lower the floor. " +
+              limits.DescribeFloor()
+            : null;
+    }
+
     private static List<string> Check(CycleLockClientOptions o)
     {
         var failures = new List<string>();
@@ -47,7 +60,7 @@ public sealed class CycleLockClientOptionsValidator : IValidateOptions<CycleLock
 
         if (o.DefaultTtl <= TimeSpan.Zero || o.DefaultTtl > RequestRules.MaxTtl)
         {
-            failures.Add($"CycleLock:Client:{nameof(o.DefaultTtl)} = {o.DefaultTtl} is out of range (rule: more than 0, at most {RequestRules.MaxTtl}; the silo also enforces its floor).");
+            failures.Add($"CycleLock:Client:{nameof(o.DefaultTtl)} = {o.DefaultTtl} is out of range (rule: more than 0, at most {RequestRules.MaxTtl}; the cluster's floor is checked when the host starts).");
         }
 
         Range(nameof(o.AcquireCallTimeout), o.AcquireCallTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));

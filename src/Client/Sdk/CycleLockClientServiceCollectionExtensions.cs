@@ -1,6 +1,7 @@
 using CycleLock.Client;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -13,7 +14,10 @@ public static class CycleLockClientServiceCollectionExtensions
     /// <c>c =&gt; c.UseLocalhostClustering()</c>) and a singleton <see cref="CycleLockClient"/> with
     /// <see cref="CycleLockClientOptions"/> (bound from configuration section <c>CycleLock:Client</c>, then
     /// <paramref name="configure"/>), validated when the host starts: a bad value stops the start with a
-    /// message naming the key.
+    /// message naming the key. Once the Orleans client is connected the start reads the cluster's TTL limits
+    /// (<see cref="CycleLockClient.Limits"/>) and stops with an <see cref="OptionsValidationException"/> when
+    /// <see cref="CycleLockClientOptions.DefaultTtl"/> is below the floor, naming the floor and the settings
+    /// that set it; from then on an acquire below the floor throws before anything is sent.
     /// </summary>
     public static IHostApplicationBuilder AddCycleLockClient(this IHostApplicationBuilder builder, Action<IClientBuilder> configureOrleans, Action<CycleLockClientOptions>? configure = null)
     {
@@ -48,6 +52,10 @@ public static class CycleLockClientServiceCollectionExtensions
         services.TryAddSingleton(sp => new CycleLockClient(
             sp.GetRequiredService<IClusterClient>(),
             sp.GetRequiredService<IOptions<CycleLockClientOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<CycleLockClient>()));
+
+        // After the Orleans client's own hosted service (registered above): hosted services start in order.
+        services.AddHostedService<CycleLockClientStartup>();
     }
 }

@@ -75,6 +75,33 @@ public readonly record struct LeaseTiming(
     /// <summary>The smallest TTL meeting only the failover rules.</summary>
     public static TimeSpan FailoverFloorOf(CycleLockOptions options) => Smallest(t => MeetsFailoverFloor(t, options));
 
+    /// <summary>The smallest TTL meeting only the database rules.</summary>
+    public static TimeSpan DatabaseFloorOf(CycleLockOptions options) => Smallest(t => MeetsDatabaseFloor(t, options));
+
+    /// <summary>The TTL limits a silo with <paramref name="options"/> and the membership settings
+    /// <paramref name="probeTimeout"/> and <paramref name="numMissedProbesLimit"/> enforces, with the cause of
+    /// the floor (what the SDK checks a TTL against before sending it).</summary>
+    public static LockLimits Limits(CycleLockOptions options, TimeSpan probeTimeout, int numMissedProbesLimit)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var floor = Floor(options);
+        var database = DatabaseFloorOf(options);
+        var failover = FailoverFloorOf(options);
+        var enforced = options.FailoverFloor == FailoverFloorMode.Enforce;
+        return new LockLimits(
+            floor,
+            enforced && failover > database ? TtlFloorCause.SiloFailover : TtlFloorCause.DatabaseFault,
+            RequestRules.MaxTtl,
+            database,
+            failover,
+            enforced,
+            options.EstimatedFailover,
+            probeTimeout,
+            numMissedProbesLimit,
+            options.MinAttemptTimeout,
+            options.MinDatabaseFaultTolerance);
+    }
+
     // Every rule is monotone in TTL (each side is linear with a larger slope on the left), so bisect.
     private static TimeSpan Smallest(Func<TimeSpan, bool> meets)
     {

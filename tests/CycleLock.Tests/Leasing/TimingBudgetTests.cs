@@ -44,6 +44,39 @@ public sealed class TimingBudgetTests
     }
 
     [Theory]
+    [InlineData(5.0, 3, 75.0)] // Orleans' own membership defaults
+    [InlineData(2.0, 2, 29.595)] // the silo host's defaults
+    [InlineData(1.0, 1, 16.622)]
+    [InlineData(0.5, 1, 11.591)] // the fastest detection the silo host accepts
+    public void Limits_FasterMembershipDetection_LowersTheEnforcedFloor(double probeSeconds, int missedProbes, double floorSeconds)
+    {
+        var probe = TimeSpan.FromSeconds(probeSeconds);
+        var options = new CycleLockOptions { EstimatedFailover = (probe * (missedProbes + 1)) + TimeSpan.FromSeconds(1) };
+
+        var limits = LeaseTiming.Limits(options, probe, missedProbes);
+
+        Assert.Equal(TimeSpan.FromSeconds(floorSeconds), limits.Floor);
+        Assert.Equal(LeaseTiming.Floor(options), limits.Floor);
+        Assert.Equal((TtlFloorCause.SiloFailover, true, TimeSpan.FromSeconds(3), RequestRules.MaxTtl), (limits.Cause, limits.FailoverFloorEnforced, limits.DatabaseFloor, limits.MaxTtl));
+        Assert.Equal((options.EstimatedFailover, probe, missedProbes), (limits.EstimatedFailover, limits.ProbeTimeout, limits.NumMissedProbesLimit));
+        Assert.Contains("CycleLock:Silo:ProbeTimeout", limits.DescribeFloor(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Limits_FailoverFloorOnlyWarns_FloorIsTheDatabaseFloor()
+    {
+        var limits = LeaseTiming.Limits(new CycleLockOptions { FailoverFloor = FailoverFloorMode.Warn }, TimeSpan.FromSeconds(2), 2);
+
+        Assert.Equal((TimeSpan.FromSeconds(3), TtlFloorCause.DatabaseFault, false), (limits.Floor, limits.Cause, limits.FailoverFloorEnforced));
+        Assert.Equal(TimeSpan.FromMilliseconds(29_595), limits.FailoverFloor);
+        Assert.Contains("MinDatabaseFaultTolerance", limits.DescribeFloor(), StringComparison.Ordinal);
+        Assert.Contains("FailoverFloor = Warn", limits.DescribeFloor(), StringComparison.Ordinal);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => RequestRules.Ttl(TimeSpan.FromSeconds(2), limits, "ttl"));
+        Assert.StartsWith("TTL 00:00:02 is below the floor 00:00:03 (rule: TTL between 00:00:03 and 1.00:00:00).", e.Message, StringComparison.Ordinal);
+        RequestRules.Ttl(TimeSpan.FromSeconds(3), limits, "ttl");
+    }
+
+    [Theory]
     [InlineData("RenewFraction", 0.5)]
     [InlineData("HolderTimeoutFraction", 0.01)]
     public void Start_BadFraction_FailsNamingTheKey(string key, double value)

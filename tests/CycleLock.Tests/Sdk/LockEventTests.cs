@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using CycleLock.Client;
+using CycleLock.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace CycleLock.Tests.Sdk;
 
@@ -106,5 +108,94 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
         await using var second = await locks.SubscribeAsync(Collect(name, again), cursor);
         await Eventually(() => Task.FromResult(!again.IsEmpty), TimeSpan.FromSeconds(10), "event replayed from cursor");
         Assert.Equal(seen.Single().Id, again.Single().Id);
+    }
+
+    [Fact]
+    public async Task ThrowingHandler_IsRetriedUntilItSucceeds_EachFailureLogged_CursorHeldBeforeTheEvent()
+    {
+        var name = NewName("throwing-handler");
+        var logger = new CapturingLogger();
+        var locks = new CycleLockClient(Client, new CycleLockClientOptions { HolderLabel = "scheduler" }, logger: logger);
+        var calls = 0;
+        var cursorsWhileFailing = new ConcurrentQueue<(long EventId, long Cursor)>();
+        var handled = new ConcurrentQueue<LockEvent>();
+        LockEventListener? listener = null;
+        await using var subscription = listener = await locks.SubscribeAsync((e, _) =>
+        {
+            if (e.Name != name)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            if (Interlocked.Increment(ref calls) <= 2)
+            {
+                cursorsWhileFailing.Enqueue((e.Id, listener!.Cursor));
+                throw new InvalidOperationException("the scheduler's own database is away");
+            }
+
+            handled.Enqueue(e);
+            return ValueTask.CompletedTask;
+        });
+
+        var held = await locks.TryAcquireAsync(name, TimeSpan.FromSeconds(10));
+        await locks.ForceReleaseAsync(name, held.Handle!.Epoch, "test", "operator");
+        await Eventually(() => Task.FromResult(!handled.IsEmpty), TimeSpan.FromSeconds(15), "the event handed to the handler again after it threw (not skipped)");
+
+        var e = Assert.Single(handled);
+        TestContext.Current.SendDiagnosticMessage($"event {e.Id}: handler calls {calls}, cursors while failing {string.Join(", ", cursorsWhileFailing.Select(c => c.Cursor))}");
+        Assert.Equal(3, calls);
+        Assert.All(cursorsWhileFailing, c => Assert.True(c.Cursor < e.Id, $"while the handler failed on event {e.Id} the cursor was {c.Cursor} (expected: before the event)"));
+        var failures = logger.With(101);
+        Assert.Equal(2, failures.Count);
+        Assert.Equal(2, listener.HandlerFailures);
+        Assert.All(failures, f =>
+        {
+            Assert.Equal(LogLevel.Warning, f.Level);
+            Assert.IsType<InvalidOperationException>(f.Exception);
+            Assert.True(f.Fields.TryGetValue("LockName", out var @lock), "fields: " + string.Join(", ", f.Fields.Keys));
+            Assert.Equal(name, @lock);
+            Assert.Equal(e.Id, f.Fields["EventId"]);
+        });
+        await Eventually(() => Task.FromResult(listener.Cursor >= e.Id), TimeSpan.FromSeconds(10), "the cursor passes the event once the handler succeeded");
+        Assert.Equal(3, calls); // handled once: never handed again after it succeeded
+    }
+
+    [Fact]
+    public async Task StoppedWhileTheHandlerFails_CursorStaysBeforeTheEvent_AListenerResumedFromItGetsTheEvent()
+    {
+        var name = NewName("failing-stop");
+        var logger = new CapturingLogger();
+        var locks = new CycleLockClient(Client, new CycleLockClientOptions { HolderLabel = "scheduler" }, logger: logger);
+        var failed = new ConcurrentQueue<LockEvent>();
+        long cursor;
+        await using (var listener = await locks.SubscribeAsync((e, _) =>
+        {
+            if (e.Name == name)
+            {
+                failed.Enqueue(e);
+                throw new InvalidOperationException("handler bug");
+            }
+
+            return ValueTask.CompletedTask;
+        }))
+        {
+            var held = await locks.TryAcquireAsync(name, TimeSpan.FromSeconds(10));
+            await locks.ForceReleaseAsync(name, held.Handle!.Epoch, "test", "operator");
+            await Eventually(() => Task.FromResult(failed.Count >= 2), TimeSpan.FromSeconds(15), "the failing handler retried");
+            await Task.Delay(TimeSpan.FromSeconds(1)); // several feed polls: the feed's safe cursor has passed the event
+            cursor = listener.Cursor;
+        }
+
+        var id = failed.First().Id;
+        Assert.All(failed, e => Assert.Equal(id, e.Id));
+        Assert.True(cursor < id, $"after the handler failed on event {id} and the listener stopped, its cursor was {cursor} (expected: before the event)");
+        Assert.True(logger.With(101).Count >= 2, "each failure is logged");
+        Assert.Equal(failed.Count, logger.With(101).Count);
+
+        // A scheduler that restarts from the persisted cursor gets the event again (at least once).
+        var again = new ConcurrentQueue<LockEvent>();
+        await using var resumed = await locks.SubscribeAsync(Collect(name, again), cursor);
+        await Eventually(() => Task.FromResult(!again.IsEmpty), TimeSpan.FromSeconds(10), "event redelivered from the persisted cursor");
+        Assert.Equal(id, again.Single().Id);
     }
 }

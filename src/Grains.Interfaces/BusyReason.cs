@@ -18,4 +18,8 @@ public enum BusyReason
     /// <summary>Waiters queued first: the lock is offered to them in arrival order (wait with
     /// <see cref="ICycleLockGrain.WaitAsync"/> to take your turn).</summary>
     Queued = 4,
+
+    /// <summary>The silo serving the lock is at its bound of database work: nothing was tried; ask again after the
+    /// time left (a busy answer instead of a timeout).</summary>
+    Overloaded = 5,
 }

@@ -181,6 +181,9 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
     // force-release lock wait), and the timer follows whatever the turn asked for, even when it threw.
     private async Task<T> TurnAsync<T>(Func<LeaseCore, CancellationToken, Task<T>> turn, CancellationToken cancellationToken, TimeSpan? budget = null)
     {
+        // A request whose caller gave up while it queued for this turn costs nothing more (Orleans cancels the
+        // token when the caller's does): a storm of timed-out calls must not go on running after its callers left.
+        cancellationToken.ThrowIfCancellationRequested();
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(budget ?? _options.MaxAttemptTimeout);
         try

@@ -24,6 +24,7 @@ public static class CycleLockMeter
     private static readonly Counter<long> Displacing = Meter.CreateCounter<long>("cyclelock.adoptions.displacing", description: "Adoptions that took a lease over from another live activation.");
     private static readonly Counter<long> ClockJumps = Meter.CreateCounter<long>("cyclelock.db_clock_jumps", description: "Database clock movements beyond m/2 between renewals.");
     private static readonly Counter<long> Stalls = Meter.CreateCounter<long>("cyclelock.stalls", description: "Leases released as stalled (holders that stopped keeping alive).");
+    private static readonly Counter<long> Deferrals = Meter.CreateCounter<long>("cyclelock.releases.deferred", description: "Stall and lease-lost releases put off to a later turn because the silo's background database lane was full.");
 
     private static readonly Counter<long> Flushes = Meter.CreateCounter<long>("cyclelock.coalescer.flushes", description: "Coalesced statements sent, by kind (renew, adopt).");
     private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("cyclelock.coalescer.batch_size", description: "Leases per coalesced statement, by kind.");
@@ -57,6 +58,8 @@ public static class CycleLockMeter
     internal static void ClockJump() => ClockJumps.Add(1);
 
     internal static void Stall() => Stalls.Add(1);
+
+    internal static void Deferred() => Deferrals.Add(1);
 
     internal static void Flushed(string kind, int size, TimeSpan duration)
     {

@@ -40,6 +40,7 @@ public sealed partial class LeaseCore
             StoreOutcome.Dead => "dead",
             StoreOutcome.Spent => "spent",
             StoreOutcome.TtlMismatch => "ttl-mismatch",
+            StoreOutcome.BusyOverloaded => "overloaded",
             _ => "busy",
         }, CycleLockMeter.Since(started));
         switch (result.Outcome)
@@ -62,6 +63,8 @@ public sealed partial class LeaseCore
                 return Busy(result, BusyReason.Fenced);
             case StoreOutcome.BusyGuard:
                 return Busy(result, BusyReason.FencedWriteInFlight);
+            case StoreOutcome.BusyOverloaded:
+                return Busy(result, BusyReason.Overloaded);
             case StoreOutcome.Dead:
                 return new AcquireReply(AcquireStatus.Dead, result.Epoch, TimeSpan.Zero, TimeSpan.Zero, result.HolderLabel, TimeSpan.Zero, BusyReason.None, result.Attempts, result.Stalls);
             case StoreOutcome.Spent:

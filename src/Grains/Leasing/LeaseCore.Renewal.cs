@@ -1,4 +1,5 @@
 using CycleLock.Persistence;
+using CycleLock.Resilience;
 
 namespace CycleLock.Leasing;
 
@@ -69,11 +70,29 @@ public sealed partial class LeaseCore
             _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
             throw;
         }
+        catch (DatabaseOverloadedException) when (_phase is LeasePhase.Ending or LeasePhase.Lost)
+        {
+            // The silo's background lane is full (a fleet died at once and its stall releases fell due together):
+            // nothing was sent. Put the release off to a later turn, spread with jitter; not a failure, not logged.
+            CycleLockMeter.Deferred();
+            _timerRequest = new TimerRequest(DeferralDelay(), false);
+        }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             _failures++;
             _renewFailingSince ??= _time.GetUtcNow();
-            Log.RenewFailed(_logger, _name, lease.Epoch, _phase, _failures, e);
+            if (_failureLoggedFor != _phase)
+            {
+                // Once per phase (renewing, ending, lost) with the exception; every further failure is counted by the
+                // pipeline and written at Debug only: thousands of failing leases must not flood the log.
+                _failureLoggedFor = _phase;
+                Log.RenewFailed(_logger, _name, lease.Epoch, _phase, _failures, e);
+            }
+            else
+            {
+                Log.RenewFailedAgain(_logger, _name, lease.Epoch, _phase, _failures, e.GetType().Name);
+            }
+
             if (_phase == LeasePhase.Held && Now() >= _deadline)
             {
                 DeclareLoss("deadline passed without a successful renewal");
@@ -119,6 +138,7 @@ public sealed partial class LeaseCore
                 _deadline = sent + result.Remaining - lease.Timing.Margin;
                 _renewFailingSince = null;
                 _failures = 0;
+                _failureLoggedFor = null;
                 _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);
                 Log.Renewed(_logger, _name, lease.Epoch, result.Remaining);
                 break;
@@ -196,6 +216,9 @@ public sealed partial class LeaseCore
     // The next regular renewal: P after this one, handed in early by the store's coalescing lead (at most
     // P/4), so the coalescer sends it by its P.
     private TimeSpan NextRenewal(LeaseTiming timing) => timing.RenewPeriod - Min(_store.RenewalLead, timing.RenewPeriod / 4);
+
+    // A put-off background release tries again in 0.5–1.5 s: spread, so the queue drains without a thundering herd.
+    private static TimeSpan DeferralDelay() => TimeSpan.FromMilliseconds(500 + Random.Shared.Next(1000));
 
     private TimeSpan Backoff()
     {

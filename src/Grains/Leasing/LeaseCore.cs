@@ -36,6 +36,9 @@ public sealed partial class LeaseCore
     // The last statement that reported the database clock: when it was sent and answered (monotonic), and the
     // database's now() it returned, which lies somewhere between the two.
     private (TimeSpan Sent, TimeSpan Received, DateTimeOffset Db)? _lastRenewClock;
+
+    // The phase whose failing store calls were last logged at Warning (null after a success).
+    private LeasePhase? _failureLoggedFor;
     private EndingKind _endingKind;
     private string _endingReason = string.Empty;
     private ForceReleaseRequest? _pendingForce;

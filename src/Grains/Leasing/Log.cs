@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Debug, "Lock {Lock}: offer to waiter {Waiter} could not be sent")]
     public static partial void NotifyFailed(ILogger logger, string @lock, Guid waiter, Exception exception);
 
+    [LoggerMessage(13, LogLevel.Debug, "Lock {Lock} epoch {Epoch}: {Phase} call failed again (failure {Failures}, {ExceptionType}); retrying on a later turn")]
+    public static partial void RenewFailedAgain(ILogger logger, string @lock, long epoch, LeasePhase phase, int failures, string exceptionType);
+
     [LoggerMessage(12, LogLevel.Warning, "Lock event feed: reading history failed; retrying on the next poll")]
     public static partial void EventsFailed(ILogger logger, Exception exception);
 }

@@ -16,6 +16,9 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
 {
     private const string LockNotAvailable = "55P03";
 
+    // How long an acquire refused as overloaded is told to wait before it asks again.
+    private static readonly TimeSpan OverloadRetryAfter = TimeSpan.FromSeconds(1);
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly LeaseStoreOptions _options;
@@ -38,13 +41,23 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     public string ServiceId => _serviceId;
 
     /// <inheritdoc />
-    public Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken) =>
-        // Idempotent: a retry by the same holder id and key returns the same lease ("reacquired"). Our own grant
-        // lock timeout (a fenced write, an epoch guard, holds the row) is a Busy answer inside the attempt, so the
-        // pipeline never counts or logs it as a database give-up.
-        RunAsync("acquire", name, null, LeaseSql.Acquire, cancellationToken, null, StoreOutcome.BusyGuard,
-            Text(_serviceId), Text(name), Uuid(holderId), Text(label), Bytes(key.Hash()), Interval(ttl), Text(activation),
-            Int((int)_options.GrantLockTimeout.TotalMilliseconds));
+    public async Task<StoreResult> AcquireAsync(string name, Guid holderId, string label, LeaseKey key, TimeSpan ttl, string activation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Idempotent: a retry by the same holder id and key returns the same lease ("reacquired"). Our own grant
+            // lock timeout (a fenced write, an epoch guard, holds the row) is a Busy answer inside the attempt, so the
+            // pipeline never counts or logs it as a database give-up.
+            return await RunAsync("acquire", name, null, LeaseSql.Acquire, cancellationToken, null, StoreOutcome.BusyGuard, DatabaseLane.Foreground,
+                Text(_serviceId), Text(name), Uuid(holderId), Text(label), Bytes(key.Hash()), Interval(ttl), Text(activation),
+                Int((int)_options.GrantLockTimeout.TotalMilliseconds)).ConfigureAwait(false);
+        }
+        catch (DatabaseOverloadedException)
+        {
+            // The silo's database work is at its bound: nothing was sent. Busy, retry after a moment, not a timeout.
+            return Busy(StoreOutcome.BusyOverloaded) with { Remaining = OverloadRetryAfter };
+        }
+    }
 
     /// <inheritdoc />
     public Task<StoreResult> AdoptAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, CancellationToken cancellationToken) =>
@@ -61,7 +74,9 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     /// <inheritdoc />
     public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
         // Idempotent: a retry finds the epoch's end event and answers "already released" (counters move once).
-        RunAsync("release", name, epoch, LeaseSql.Release, cancellationToken,
+        // The grain's own releases (stall, lease-lost) run in the background lane: a fleet dying at once must not
+        // take every connection from the holders and acquirers still alive.
+        RunAsync("release", name, epoch, LeaseSql.Release, cancellationToken, null, null, byHolder ? DatabaseLane.Foreground : DatabaseLane.Background,
             Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()), Long(epoch), Text(activation), Text(reason.ToText()),
             Bool(byHolder), Int(maxStalls));
 
@@ -101,7 +116,7 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
         // Idempotent: conditional on the expected epoch; a retry finds the force-release in history.
         // Its attempt may wait for an epoch guard up to the force-release lock timeout, so the attempt
         // timeout is above it (a lock timeout is a definite Busy answer, never a retry nor a give-up).
-        RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken, _options.ForceReleaseLockTimeout + TimeSpan.FromSeconds(1), StoreOutcome.ForceBusy,
+        RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken, _options.ForceReleaseLockTimeout + TimeSpan.FromSeconds(1), StoreOutcome.ForceBusy, DatabaseLane.Foreground,
             Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
             Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
             Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds));
@@ -167,7 +182,7 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
 
         // Idempotent: deletes rows past retention; a retry deletes the next ones or none.
-        return _resilience.ExecuteAsync("prune", null, null, token => PruneOnceAsync(historyRetention, spentRetention, batchSize, token), cancellationToken);
+        return _resilience.ExecuteAsync("prune", null, null, token => PruneOnceAsync(historyRetention, spentRetention, batchSize, token), cancellationToken, lane: DatabaseLane.Background);
     }
 
     private async Task<LockInfo> GetOnceAsync(string name, CancellationToken cancellationToken)
@@ -270,10 +285,10 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     }
 
     private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
-        RunAsync(operation, name, epoch, sql, cancellationToken, null, null, parameters);
+        RunAsync(operation, name, epoch, sql, cancellationToken, null, null, DatabaseLane.Foreground, parameters);
 
     // lockTimeoutAnswer: the statement sets its own lock_timeout, and running into it (55P03) is that answer.
-    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, StoreOutcome? lockTimeoutAnswer, params NpgsqlParameter[] parameters) =>
+    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, StoreOutcome? lockTimeoutAnswer, DatabaseLane lane, params NpgsqlParameter[] parameters) =>
         _resilience.ExecuteAsync(operation, name, epoch, async token =>
         {
             try
@@ -284,7 +299,7 @@ public sealed class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
             {
                 return Busy(answer);
             }
-        }, cancellationToken, attemptTimeout);
+        }, cancellationToken, attemptTimeout, lane);
 
     private async Task<StoreResult> RunOnceAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {

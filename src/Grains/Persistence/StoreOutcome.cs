@@ -18,6 +18,9 @@ public enum StoreOutcome
     /// <summary>acquire: the row lock was not had within the grant lock timeout (a fenced write in flight).</summary>
     BusyGuard,
 
+    /// <summary>Not granted: the silo's database work is at its bound and the statement was not sent; retry after the time left.</summary>
+    BusyOverloaded,
+
     /// <summary>acquire: the lock is dead until reset.</summary>
     Dead,
 

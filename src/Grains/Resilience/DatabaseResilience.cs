@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -36,6 +38,8 @@ public sealed partial class DatabaseResilience
     private static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("cyclelock.db.reconnects", description: "Pool clears after a reconnect-class failure.");
     private static readonly Counter<long> GiveUps = Meter.CreateCounter<long>("cyclelock.db.giveups", description: "Executions that failed, by operation and matcher rule.");
     private static readonly Counter<long> BreakerChanges = Meter.CreateCounter<long>("cyclelock.db.breaker", description: "Circuit breaker state changes.");
+    private static readonly Counter<long> Shed = Meter.CreateCounter<long>("cyclelock.db.shed", description: "Statements refused as overloaded before they were sent, by operation and lane.");
+    private static readonly TimeSpan LogWindow = TimeSpan.FromSeconds(10);
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ILogger _logger;
@@ -45,6 +49,9 @@ public sealed partial class DatabaseResilience
     private readonly object _reconnectGate = new();
     private Task? _reconnect;
     private long _lastClear = long.MinValue;
+    private readonly ConcurrencyLimiter _foreground;
+    private readonly ConcurrencyLimiter _background;
+    private readonly ConcurrentDictionary<(string Operation, string Rule), (long Since, int Suppressed)> _gaveUpLogged = new();
 
     /// <summary>Builds the pipeline over <paramref name="dataSource"/>; <paramref name="scope"/> (the ServiceId) tags its metrics.</summary>
     public DatabaseResilience(NpgsqlDataSource dataSource, DatabaseResilienceOptions options, TimeProvider? time = null, ILogger<DatabaseResilience>? logger = null, string? scope = null)
@@ -54,8 +61,22 @@ public sealed partial class DatabaseResilience
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _foreground = Lane(_options.MaxConcurrentStatements);
+        _background = Lane(_options.MaxConcurrentBackgroundStatements);
         Pipeline = Build();
     }
+
+    /// <summary>Statements running now in each lane (for tests and diagnostics).</summary>
+    public (long Foreground, long Background) Running =>
+        (_options.MaxConcurrentStatements - (_foreground.GetStatistics()?.CurrentAvailablePermits ?? 0),
+         _options.MaxConcurrentBackgroundStatements - (_background.GetStatistics()?.CurrentAvailablePermits ?? 0));
+
+    private ConcurrencyLimiter Lane(int permits) => new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = permits,
+        QueueLimit = _options.MaxQueuedStatements,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
 
     /// <summary>The pipeline (exposed for its shape test).</summary>
     public ResiliencePipeline Pipeline { get; }
@@ -63,8 +84,10 @@ public sealed partial class DatabaseResilience
     /// <summary>Runs one idempotent statement. <paramref name="cancellationToken"/> is the caller's budget;
     /// <paramref name="attemptTimeout"/> overrides the per-attempt timeout (a statement that may wait for a lock
     /// longer than the default attempt timeout).</summary>
-    public async Task<T> ExecuteAsync<T>(string operation, string? lockName, long? epoch, Func<CancellationToken, Task<T>> statement, CancellationToken cancellationToken, TimeSpan? attemptTimeout = null)
+    public async Task<T> ExecuteAsync<T>(string operation, string? lockName, long? epoch, Func<CancellationToken, Task<T>> statement, CancellationToken cancellationToken, TimeSpan? attemptTimeout = null, DatabaseLane lane = DatabaseLane.Foreground)
     {
+        // A caller that gave up costs nothing: no permit, no connection, no statement.
+        cancellationToken.ThrowIfCancellationRequested();
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         var info = new OperationInfo(operation, lockName, epoch);
         context.Properties.Set(Operation, info);
@@ -81,6 +104,9 @@ public sealed partial class DatabaseResilience
                     ctx.Properties.Set(AttemptIndex, index + 1);
                     try
                     {
+                        // Bounded database work per silo: a permit of the lane for the attempt's statement only (not
+                        // across backoffs); a permit not granted within the queue wait refuses the statement unsent.
+                        using var permit = await state.Self.PermitAsync(state.Lane, op.Name, ctx.CancellationToken).ConfigureAwait(false);
                         var result = await state.Statement(ctx.CancellationToken).ConfigureAwait(false);
                         Count(op.Name, "success", index, state.Scope);
                         return result;
@@ -99,16 +125,19 @@ public sealed partial class DatabaseResilience
                     }
                 },
                 context,
-                (Statement: statement, Scope: _scope, Time: _time)).ConfigureAwait(false);
+                (Statement: statement, Scope: _scope, Time: _time, Self: this, Lane: lane)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             var match = TransientErrorMatcher.Classify(e, cancellationToken);
             var rule = match.Class == ErrorClass.Stop && context.Properties.TryGetValue(LastTransient, out var last) ? "budget-exhausted:" + last : match.Rule;
-            if ((match.Class != ErrorClass.Stop || rule != match.Rule) && match.Rule != "circuit-open")
+            if ((match.Class != ErrorClass.Stop || rule != match.Rule) && match.Rule is not ("circuit-open" or "overloaded"))
             {
                 GiveUps.Add(1, new("op", operation), new("rule", rule), _scope);
-                LogGaveUp(_logger, operation, lockName, epoch, rule, match.Class, e.GetType().Name);
+                if (ShouldLog(operation, rule, out var suppressed))
+                {
+                    LogGaveUp(_logger, operation, lockName, epoch, rule, match.Class, e.GetType().Name, suppressed);
+                }
             }
 
             throw;
@@ -116,6 +145,64 @@ public sealed partial class DatabaseResilience
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async Task<RateLimitLease> PermitAsync(DatabaseLane lane, string operation, CancellationToken attempt)
+    {
+        var limiter = lane == DatabaseLane.Background ? _background : _foreground;
+        var lease = limiter.AttemptAcquire();
+        if (!lease.IsAcquired)
+        {
+            lease.Dispose();
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(attempt);
+            wait.CancelAfter(_options.MaxQueueWait);
+            try
+            {
+                lease = await limiter.AcquireAsync(1, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!attempt.IsCancellationRequested)
+            {
+                lease = null;
+            }
+
+            if (lease is not { IsAcquired: true })
+            {
+                lease?.Dispose();
+                Shed.Add(1, new("op", operation), new("lane", lane == DatabaseLane.Background ? "background" : "foreground"), _scope);
+                throw new DatabaseOverloadedException($"The silo's {lane} database work is at its bound ({(lane == DatabaseLane.Background ? _options.MaxConcurrentBackgroundStatements : _options.MaxConcurrentStatements)} statements at once); {operation} was not sent.");
+            }
+        }
+
+        return lease;
+    }
+
+    // A repeated failure is logged once and then counted: per (operation, rule), one line per 10 s window, which
+    // reports how many it stood for (a storm of thousands of failing leases once wrote millions of lines).
+    private bool ShouldLog(string operation, string rule, out int suppressed)
+    {
+        var now = _time.GetTimestamp();
+        var key = (operation, rule);
+        while (true)
+        {
+            if (!_gaveUpLogged.TryGetValue(key, out var entry))
+            {
+                if (_gaveUpLogged.TryAdd(key, (now, 0)))
+                {
+                    suppressed = 0;
+                    return true;
+                }
+
+                continue;
+            }
+
+            var fresh = _time.GetElapsedTime(entry.Since, now) >= LogWindow;
+            var next = fresh ? (now, 0) : (entry.Since, entry.Suppressed + 1);
+            if (_gaveUpLogged.TryUpdate(key, next, entry))
+            {
+                suppressed = entry.Suppressed;
+                return fresh;
+            }
         }
     }
 
@@ -226,14 +313,14 @@ public sealed partial class DatabaseResilience
 
     private readonly record struct OperationInfo(string Name, string? Lock, long? Epoch);
 
-    [LoggerMessage(1, LogLevel.Information, "Lease store {Operation} lock {Lock} epoch {Epoch}: retry {Attempt} after {Delay} (rule {Rule})")]
+    [LoggerMessage(1, LogLevel.Debug, "Lease store {Operation} lock {Lock} epoch {Epoch}: retry {Attempt} after {Delay} (rule {Rule})")]
     private static partial void LogRetry(ILogger logger, string operation, string? @lock, long? epoch, string rule, int attempt, TimeSpan delay);
 
     [LoggerMessage(2, LogLevel.Information, "Lease store: cleared the connection pool to reconnect")]
     private static partial void LogReconnect(ILogger logger);
 
-    [LoggerMessage(3, LogLevel.Warning, "Lease store {Operation} lock {Lock} epoch {Epoch} gave up: rule {Rule} ({Class}, {ExceptionType})")]
-    private static partial void LogGaveUp(ILogger logger, string operation, string? @lock, long? epoch, string rule, ErrorClass @class, string exceptionType);
+    [LoggerMessage(3, LogLevel.Warning, "Lease store {Operation} lock {Lock} epoch {Epoch} gave up: rule {Rule} ({Class}, {ExceptionType}); {Suppressed} more like it in the last 10 s were counted, not logged")]
+    private static partial void LogGaveUp(ILogger logger, string operation, string? @lock, long? epoch, string rule, ErrorClass @class, string exceptionType, int suppressed);
 
     [LoggerMessage(4, LogLevel.Warning, "Lease store circuit breaker {State} (break {BreakDuration})")]
     private static partial void LogBreaker(ILogger logger, string state, TimeSpan breakDuration);

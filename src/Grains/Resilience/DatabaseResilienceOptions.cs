@@ -36,4 +36,23 @@ public sealed class DatabaseResilienceOptions
     /// <summary>How long the breaker stays open before it lets one probe through. Default 1 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
     public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Statements the silo runs at once for callers (acquires, releases, renewal batches, reads); the rest queue.
+    /// Keep it below the connection pool's size. Default 16; 1 to 1 000.</summary>
+    [Range(1, 1000)]
+    public int MaxConcurrentStatements { get; set; } = 16;
+
+    /// <summary>Statements the silo runs at once for its own catch-up work (stall and lease-lost releases, pruning).
+    /// Default 4; 1 to 1 000.</summary>
+    [Range(1, 1000)]
+    public int MaxConcurrentBackgroundStatements { get; set; } = 4;
+
+    /// <summary>Statements that may wait for a permit, per lane; more are refused at once as overloaded. Default 10 000; 0 to 1 000 000.</summary>
+    [Range(0, 1_000_000)]
+    public int MaxQueuedStatements { get; set; } = 10_000;
+
+    /// <summary>Longest a statement waits for a permit before it is refused as overloaded (an acquire then answers Busy,
+    /// retry later; a stall release is put off to a later turn): a busy answer instead of a timeout. Default 1 s; 10 ms to 30 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:30")]
+    public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(1);
 }

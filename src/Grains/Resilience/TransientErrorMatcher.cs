@@ -57,6 +57,7 @@ public static class TransientErrorMatcher
         // Cause first.
         new("caller-cancelled", ErrorClass.Stop, RuleScope.Cause, (e, c) => e is OperationCanceledException && c.CallerCancelled),
         new("circuit-open", ErrorClass.Transient, RuleScope.Cause, (e, _) => e is BrokenCircuitException),
+        new("overloaded", ErrorClass.Permanent, RuleScope.Cause, (e, _) => e is DatabaseOverloadedException),
         new("attempt-timeout", ErrorClass.Transient, RuleScope.Cause, (e, c) => e is TimeoutRejectedException || (e is OperationCanceledException && c.AttemptTimedOut)),
         new("pool-exhausted", ErrorClass.Transient, RuleScope.Cause, (e, _) => e is NpgsqlException { InnerException: TimeoutException } && e is not PostgresException && e.Message.Contains("pool", StringComparison.OrdinalIgnoreCase)),
         new("npgsql-command-timeout", ErrorClass.TransientReconnect, RuleScope.Cause, (e, _) => e is NpgsqlException { InnerException: TimeoutException } && e is not PostgresException),

@@ -58,6 +58,9 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
     /// <inheritdoc />
     public TimeSpan RenewalLead => _lead;
 
+    /// <summary>The renewal queue, for its test hook (<see cref="CoalescingQueue{TInput}.Parked"/>).</summary>
+    internal CoalescingQueue<RenewInput> RenewalQueue => _renewals;
+
     /// <inheritdoc />
     public Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken) =>
         _renewals.EnqueueAsync(new RenewInput(name, holderId, epoch, activation, ttl), early: false, cancellationToken);

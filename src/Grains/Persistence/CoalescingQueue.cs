@@ -58,6 +58,11 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
+    /// <summary>Test hook, null in production: called with the timestamp the loop sleeps until, once its sleep
+    /// is armed and no wake is pending. A test on a fake clock advances only after it: advancing while the loop
+    /// is between reading the clock and arming its delay arms that delay late, and then it never fires.</summary>
+    internal Action<long>? Parked { get; set; }
+
     /// <summary>Hands in one write; answered when the flush that carries it is done. <paramref name="early"/>:
     /// handed in the lead before it is due (a scheduled renewal); otherwise it is due now (a retry).</summary>
     public Task<StoreResult> EnqueueAsync(TInput input, bool early, CancellationToken cancellationToken)
@@ -142,6 +147,11 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
                 using var sooner = CancellationTokenSource.CreateLinkedTokenSource(stopping);
                 var wait = Task.Delay(TimeSpan.FromSeconds((earliest - now) / (double)_time.TimestampFrequency), _time, sooner.Token);
                 var woken = _wake.WaitAsync(sooner.Token);
+                if (Parked is { } parked && !wait.IsCompleted && !woken.IsCompleted)
+                {
+                    parked(earliest);
+                }
+
                 await Task.WhenAny(wait, woken).ConfigureAwait(false);
                 await sooner.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAll(wait, woken).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);

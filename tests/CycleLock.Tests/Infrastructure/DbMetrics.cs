@@ -44,6 +44,10 @@ public sealed class DbMetrics : IDisposable
     public long Count(string instrument, string? op = null, string? detail = null) =>
         _counts.Where(p => p.Key.Instrument == instrument && (op is null || p.Key.Op == op) && (detail is null || p.Key.Detail == detail)).Sum(p => p.Value);
 
+    /// <summary>One instrument's counts for one operation by outcome/rule, read at one instant.</summary>
+    public Dictionary<string, long> ByDetail(string instrument, string op) =>
+        _counts.ToArray().Where(p => p.Key.Instrument == instrument && p.Key.Op == op).ToDictionary(p => p.Key.Detail, p => p.Value);
+
     /// <summary>Renewal statements: the per-lock <c>renew</c> and the coalesced <c>renew-many</c>.</summary>
     public long Renewals(string instrument, string? detail = null) => Count(instrument, "renew", detail) + Count(instrument, "renew-many", detail);
 

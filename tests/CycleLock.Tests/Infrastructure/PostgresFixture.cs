@@ -37,6 +37,9 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     public bool RunsAsPostgresUser => _asPostgresUser;
 
+    /// <summary>The fixture started this cluster itself (and so controls its configuration).</summary>
+    public bool OwnsCluster => _directory is not null;
+
     public NpgsqlDataSource DataSource { get; private set; } = null!;
 
     public int Port { get; private set; }
@@ -117,6 +120,50 @@ public sealed class PostgresFixture : IAsyncLifetime
         }
 
         ConnectionString = $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Maximum Pool Size=100;Timeout=15;Command Timeout=30";
+    }
+
+    /// <summary>
+    /// Creates a superuser login <paramref name="role"/> with <paramref name="password"/> and returns a
+    /// connection string for it. On the fixture's own cluster (otherwise all <c>trust</c>) that role alone
+    /// must authenticate with its password (scram-sha-256), so the password is really used and a wrong one is
+    /// refused. Both are letters and digits only: they are written into SQL and pg_hba.conf as they are.
+    /// </summary>
+    public async Task<string> CreatePasswordLoginAsync(string role, string password)
+    {
+        if (role.Length == 0 || !char.IsAsciiLetterLower(role[0]) || !role.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c)) || !password.All(char.IsAsciiLetterOrDigit))
+        {
+            throw new ArgumentException($"Role '{role}' must be lower-case letters and digits starting with a letter, the password letters and digits.", nameof(role));
+        }
+
+        await using (var create = DataSource.CreateCommand($"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        if (_directory is not null)
+        {
+            var hba = Path.Combine(_directory, "data", "pg_hba.conf");
+            var rules = $"local all {role} scram-sha-256\nhost all {role} 127.0.0.1/32 scram-sha-256\nhost all {role} ::1/128 scram-sha-256\n";
+            await File.WriteAllTextAsync(hba, rules + await File.ReadAllTextAsync(hba)); // first match wins
+            await using var reload = DataSource.CreateCommand("SELECT pg_reload_conf()");
+            await reload.ExecuteScalarAsync();
+        }
+
+        return new NpgsqlConnectionStringBuilder(ConnectionString) { Username = role, Password = password }.ConnectionString;
+    }
+
+    /// <summary>Drops a role made by <see cref="CreatePasswordLoginAsync"/>, best effort (an external server keeps no litter).</summary>
+    public async Task DropLoginAsync(string role)
+    {
+        try
+        {
+            await using var drop = DataSource.CreateCommand($"DROP ROLE IF EXISTS {role}");
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (PostgresException)
+        {
+            // Still connected or owning objects: left for the throwaway cluster's removal.
+        }
     }
 
     /// <summary>Stops the server with <c>pg_ctl stop -m fast|immediate</c>, stays down for <paramref name="downtime"/>,

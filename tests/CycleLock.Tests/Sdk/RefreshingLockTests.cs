@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using CycleLock.Client;
 
 namespace CycleLock.Tests.Sdk;
@@ -114,14 +115,14 @@ public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase
     {
         var name = NewName("run-deaf");
         var never = new TaskCompletionSource<int>();
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = Stopwatch.GetTimestamp();
         LockHandle? seen = null;
         var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, (handle, _) =>
         {
             seen = handle;
             return never.Task; // a hung job that never looks at its token
         }, new RefreshingLockOptions { MaxHold = TimeSpan.FromMilliseconds(500), OverrunGrace = TimeSpan.FromMilliseconds(500) });
-        var took = Ms(started, System.Diagnostics.Stopwatch.GetTimestamp());
+        var took = Ms(started, Stopwatch.GetTimestamp());
         Assert.Equal(LockRunOutcome.Failed, result.Outcome);
         Assert.Contains("ignored cancellation", result.Exception!.Message, StringComparison.Ordinal);
         Assert.True(took < 3000, $"the run waited {took:0} ms for a hung job (rule: maxHold + grace)");
@@ -168,12 +169,38 @@ public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase
     public async Task WaitTimeout_WaitsForTheHolderThenRuns()
     {
         var name = NewName("run-wait");
+        var label = $"runner-{name}";
         var holder = await Locks("holder").TryAcquireAsync(name, Ttl);
-        var run = Locks("runner").WithRefreshingLockAsync(name, Ttl, (h, _) => Task.FromResult(h.Epoch), new RefreshingLockOptions { WaitTimeout = TimeSpan.FromSeconds(20) });
+        Assert.True(holder.Acquired, $"holder: {holder}");
+        var held = holder.Handle!;
+        long workStarted = 0;
+        var holderStateAtStart = LockHandleState.Held;
+        var run = Locks(label).WithRefreshingLockAsync(name, Ttl, (h, _) =>
+        {
+            workStarted = Stopwatch.GetTimestamp();
+            holderStateAtStart = held.State;
+            return Task.FromResult(h.Epoch);
+        }, new RefreshingLockOptions { WaitTimeout = TimeSpan.FromSeconds(20) });
+
+        // The runner found the lock busy and queued: it registered with the grain and its work has not run.
+        await Eventually(() => Task.FromResult(Fixture.Calls.Count("WaitAsync", label) >= 1), TimeSpan.FromSeconds(10), $"{label} queued behind the holder");
         await Task.Delay(300);
-        await holder.Handle!.ReleaseAsync();
-        var result = await run;
+        Assert.False(run.IsCompleted, $"the run ended while the holder held {name}");
+        Assert.True(Volatile.Read(ref workStarted) == 0, $"the work on {name} ran while the holder held it");
+
+        var releaseSent = Stopwatch.GetTimestamp();
+        Assert.Equal(ReleaseStatus.Released, (await held.ReleaseAsync())!.Status);
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(20));
+
         Assert.Equal(LockRunOutcome.Completed, result.Outcome);
-        Assert.True(result.Value > holder.Handle.Epoch);
+        Assert.True(workStarted > releaseSent, $"the work started {Ms(workStarted, releaseSent):0} ms before the holder's release was sent");
+        Assert.Equal(LockHandleState.Released, holderStateAtStart);
+        Assert.True(result.Value > held.Epoch, $"run epoch {result.Value}, holder epoch {held.Epoch}");
+
+        // The database agrees: the holder's epoch ended by its release (not by expiry) before the runner's was granted.
+        var history = await HistoryAsync(name);
+        var released = history.FindIndex(h => h.Epoch == held.Epoch && h.Event == "released" && h.Reason == "completed");
+        var granted = history.FindIndex(h => h.Epoch == result.Value && h.Event == "granted");
+        Assert.True(released >= 0 && granted > released, $"history of {name}: {string.Join(", ", history)} (expected epoch {held.Epoch} released as completed, then epoch {result.Value} granted)");
     }
 }

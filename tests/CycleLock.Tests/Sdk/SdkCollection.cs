@@ -11,7 +11,7 @@ using Npgsql;
 namespace CycleLock.Tests.Sdk;
 
 /// <summary>Real-time SDK tests run one at a time on one cluster whose silo counts every lease statement
-/// (per lock) and every grain call (per method and holder label).</summary>
+/// (per lock) and every grain call (per method and holder label), and records every offer sent to a waiter.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class SdkCollection : ICollectionFixture<SdkClusterFixture>
 {
@@ -28,6 +28,8 @@ public sealed class SdkClusterFixture(PostgresFixture postgres) : IAsyncLifetime
 
     public GrainCallCounter Calls { get; } = new();
 
+    public OfferRecorder Offers { get; } = new();
+
     /// <summary>The silo's lease store (created with the first grain activation).</summary>
     public ControllableLeaseStore Store => _store ?? throw new InvalidOperationException("No grain has used the store yet.");
 
@@ -39,6 +41,7 @@ public sealed class SdkClusterFixture(PostgresFixture postgres) : IAsyncLifetime
             silo: silo =>
             {
                 silo.AddIncomingGrainCallFilter(Calls);
+                silo.AddOutgoingGrainCallFilter(Offers);
                 silo.Services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp =>
                     _store = new ControllableLeaseStore(new PostgresLeaseStore(
                         sp.GetRequiredService<NpgsqlDataSource>(),

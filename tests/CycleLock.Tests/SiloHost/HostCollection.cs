@@ -15,12 +15,21 @@ public sealed class HostCollection : ICollectionFixture<SiloHostFixture>
     public const string Name = "host";
 }
 
-/// <summary>One silo process (localhost clustering, the web host behind basic authentication) and an
-/// Orleans client in the test process connected to its gateway.</summary>
+/// <summary>One silo process (localhost clustering, the web host behind basic authentication, a database
+/// login with a password) and an Orleans client in the test process connected to its gateway.</summary>
 public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
 {
     public const string User = "operator";
     public const string Password = "test-secret";
+
+    /// <summary>The silo's database login: a role of its own whose password the server requires.</summary>
+    public string DatabaseRole { get; } = "hostsilo" + Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>The database password in the silo's connection string: a secret the silo must never show.</summary>
+    public string DatabasePassword { get; } = "Pw" + Guid.NewGuid().ToString("N");
+
+    /// <summary>The silo's connection string (with <see cref="DatabasePassword"/>).</summary>
+    public string SiloConnectionString { get; private set; } = string.Empty;
 
     private IHost? _client;
 
@@ -36,7 +45,8 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Silo = SiloProcess.Start(postgres.ConnectionString, ServiceId, new Dictionary<string, string>
+        SiloConnectionString = await postgres.CreatePasswordLoginAsync(DatabaseRole, DatabasePassword);
+        Silo = SiloProcess.Start(SiloConnectionString, ServiceId, new Dictionary<string, string>
         {
             ["CycleLock:Web:User"] = User,
             ["CycleLock:Web:Password"] = Password,
@@ -75,5 +85,6 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
         }
 
         await Silo.DisposeAsync();
+        await postgres.DropLoginAsync(DatabaseRole);
     }
 }

@@ -8,7 +8,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace CycleLock.Tests.Store;
 
 /// <summary>When the coalescer flushes, on a fake clock: renewals are handed in a window before they are
-/// due and go out together when the most urgent one falls due.</summary>
+/// due and go out together when the most urgent one falls due. The clock moves only once the queue's loop
+/// is known to sleep until the expected instant (<see cref="ParkedLoop"/>).</summary>
 public sealed class CoalescingQueueTests
 {
     private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
@@ -18,17 +19,17 @@ public sealed class CoalescingQueueTests
     {
         var time = new FakeTimeProvider();
         var batches = new AnsweringBatches();
-        await using var store = Create(time, batches);
+        await using var store = Create(time, batches, out var loop);
 
         var first = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
-        time.Advance(TimeSpan.FromMilliseconds(40));
+        await loop.AdvanceAsync(Window, TimeSpan.FromMilliseconds(40), "after the first renewal");
         var second = store.RenewAheadAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
-        time.Advance(TimeSpan.FromMilliseconds(40));
+        time.Advance(TimeSpan.FromMilliseconds(40)); // early renewals do not wake the loop: it still sleeps until the first is due
         var third = store.RenewAheadAsync("c", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         await Task.Delay(50);
         Assert.True(batches.Renewals.IsEmpty, "nothing is sent before the most urgent renewal is due");
 
-        time.Advance(TimeSpan.FromMilliseconds(20));
+        await loop.AdvanceAsync(Window, TimeSpan.FromMilliseconds(20), "before the first renewal falls due");
         await Task.WhenAll(first, second, third).WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(["a", "b", "c"], Assert.Single(batches.Renewals));
@@ -40,16 +41,16 @@ public sealed class CoalescingQueueTests
         var time = new FakeTimeProvider();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var batches = new AnsweringBatches { Hold = gate.Task };
-        await using var store = Create(time, batches);
+        await using var store = Create(time, batches, out var loop);
 
         var first = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
-        time.Advance(Window);
+        await loop.AdvanceAsync(Window, Window, "after the first renewal");
         await Wait.UntilAsync(() => batches.Renewals.Count == 1, TimeSpan.FromSeconds(5), "the first flush to start");
         var second = store.RenewAheadAsync("a", Guid.NewGuid(), 2, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         var third = store.RenewAheadAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         gate.SetResult();
         await first.WaitAsync(TimeSpan.FromSeconds(5));
-        time.Advance(Window);
+        await loop.AdvanceAsync(2 * Window, Window, "after the first flush"); // both were handed in at +1 window
         await Task.WhenAll(second, third).WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal([["a"], ["a", "b"]], batches.Renewals.ToArray());
@@ -60,14 +61,14 @@ public sealed class CoalescingQueueTests
     {
         var time = new FakeTimeProvider();
         var batches = new AnsweringBatches();
-        await using var store = Create(time, batches);
+        await using var store = Create(time, batches, out var loop);
         using var giveUp = new CancellationTokenSource();
 
         var abandoned = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), giveUp.Token);
         var kept = store.RenewAheadAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         await giveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
-        time.Advance(Window);
+        await loop.AdvanceAsync(Window, Window, "with one caller gone");
         await kept.WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(["b"], Assert.Single(batches.Renewals));
@@ -78,7 +79,7 @@ public sealed class CoalescingQueueTests
     {
         var time = new FakeTimeProvider();
         var batches = new AnsweringBatches();
-        await using var store = Create(time, batches);
+        await using var store = Create(time, batches, out _);
 
         var scheduled = store.RenewAheadAsync("a", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
         var retry = store.RenewAsync("b", Guid.NewGuid(), 1, "act", TimeSpan.FromSeconds(30), CancellationToken.None);
@@ -88,8 +89,13 @@ public sealed class CoalescingQueueTests
         Assert.Equal(TimeSpan.FromSeconds(30) / 6 / 2, batches.AttemptTimeouts.Single()); // min(P/2, 5 s) at TTL 30 s
     }
 
-    private static CoalescingLeaseStore Create(FakeTimeProvider time, AnsweringBatches batches) =>
-        new(new InMemoryLeaseStore(time), batches, new CycleLockOptions { CoalescingWindow = Window }, time, NullLogger<CoalescingLeaseStore>.Instance);
+    private static CoalescingLeaseStore Create(FakeTimeProvider time, AnsweringBatches batches, out ParkedLoop loop)
+    {
+        var store = new CoalescingLeaseStore(new InMemoryLeaseStore(time), batches, new CycleLockOptions { CoalescingWindow = Window }, time, NullLogger<CoalescingLeaseStore>.Instance);
+        loop = new ParkedLoop(time);
+        store.RenewalQueue.Parked = loop.OnParked;
+        return store;
+    }
 
     private sealed class AnsweringBatches : IBatchLeaseStore
     {

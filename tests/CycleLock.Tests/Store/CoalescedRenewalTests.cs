@@ -149,7 +149,9 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
             """);
         try
         {
-            var tasks = new[] { good, poisoned, alsoGood }.Select(l => store.Coalescing.RenewAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)).ToArray();
+            // Handed in ahead (as grains do), so all three are due together and go in one statement: renewals sent
+            // with RenewAsync are due at once and the first may flush alone (natural batching) — that made this flaky.
+            var tasks = new[] { good, poisoned, alsoGood }.Select(l => store.Coalescing.RenewAheadAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)).ToArray();
             var failure = await Assert.ThrowsAsync<PostgresException>(() => tasks[1]);
 
             Assert.Equal("P0001", failure.SqlState);
@@ -175,7 +177,7 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
         await using var blocker = await postgres.DataSource.OpenConnectionAsync();
         await using var transaction = await blocker.BeginTransactionAsync();
         await Exec(blocker, transaction, "SELECT 1 FROM cyclelock.lease WHERE service_id = $1 AND name = $2 FOR UPDATE", store.ServiceId, leases[1].Name);
-        var tasks = leases.Select(l => store.Coalescing.RenewAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)).ToArray();
+        var tasks = leases.Select(l => store.Coalescing.RenewAheadAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)).ToArray(); // due together: one batch
         var first = await WaitingBatchBackendAsync(exclude: null);
         await Exec($"SELECT pg_terminate_backend({first})");
         var second = await WaitingBatchBackendAsync(exclude: first);
@@ -200,7 +202,7 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
         await using var transaction = await worker.BeginTransactionAsync();
         await Exec(worker, transaction, "SELECT cyclelock.guard($1, $2, $3, $4)", store.ServiceId, guarded.Name, guarded.Epoch, guarded.Holder);
         var watch = Stopwatch.StartNew();
-        var answers = Task.WhenAll(new[] { guarded, other }.Select(l => store.Coalescing.RenewAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None)));
+        var answers = Task.WhenAll(new[] { guarded, other }.Select(l => store.Coalescing.RenewAheadAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None))); // due together: one batch
         var finishedFirst = await Task.WhenAny(answers, Task.Delay(TimeSpan.FromSeconds(5)));
         var took = watch.Elapsed;
         await transaction.CommitAsync();

@@ -19,7 +19,7 @@ public sealed class DeadWaiterTests(SdkClusterFixture fixture) : SdkTestBase(fix
         Assert.True(holder.Acquired, holder.ToString());
 
         var grain = Client.GetGrain<ICycleLockGrain>(name);
-        var ghosts = new[] { new DeadWaiter(), new DeadWaiter() };
+        var ghosts = new[] { new CountingWaiter(), new CountingWaiter() };
         var references = ghosts.Select(g => Client.CreateObjectReference<ILockWaiter>(g)).ToArray();
         foreach (var reference in references)
         {
@@ -46,19 +46,6 @@ public sealed class DeadWaiterTests(SdkClusterFixture fixture) : SdkTestBase(fix
         foreach (var reference in references)
         {
             Client.DeleteObjectReference<ILockWaiter>(reference);
-        }
-    }
-
-    private sealed class DeadWaiter : ILockWaiter
-    {
-        private int _offers;
-
-        public int Offers => Volatile.Read(ref _offers);
-
-        public Task OfferAsync(LockOffer offer)
-        {
-            Interlocked.Increment(ref _offers);
-            return Task.CompletedTask;
         }
     }
 }

@@ -44,17 +44,4 @@ public sealed class WaiterPumpTests(SdkClusterFixture fixture) : SdkTestBase(fix
             gate.TrySetResult();
         }
     }
-
-    private sealed class CountingWaiter : ILockWaiter
-    {
-        private int _offers;
-
-        public int Offers => Volatile.Read(ref _offers);
-
-        public Task OfferAsync(LockOffer offer)
-        {
-            Interlocked.Increment(ref _offers);
-            return Task.CompletedTask;
-        }
-    }
 }

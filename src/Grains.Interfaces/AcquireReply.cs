@@ -10,6 +10,10 @@ namespace CycleLock;
 /// <param name="BusyReason">Busy: why.</param>
 /// <param name="Attempts">Failed runs counted since the last completed one.</param>
 /// <param name="Stalls">Stalls counted since the last completed run.</param>
+/// <param name="HolderTimeout">Granted: the holder timeout ht the silo applies to this lease (the SDK paces keep-alives from
+/// it); zero from a silo that predates it.</param>
+/// <param name="SdkMargin">Granted: the margin m_w the SDK subtracts from every promise of this lease; zero from a silo that
+/// predates it.</param>
 [GenerateSerializer]
 [Immutable]
 [Alias("CycleLock.AcquireReply")]
@@ -22,4 +26,6 @@ public sealed record AcquireReply(
     [property: Id(5)] TimeSpan TimeLeft,
     [property: Id(6)] BusyReason BusyReason,
     [property: Id(7)] int Attempts,
-    [property: Id(8)] int Stalls);
+    [property: Id(8)] int Stalls,
+    [property: Id(9)] TimeSpan HolderTimeout = default,
+    [property: Id(10)] TimeSpan SdkMargin = default);

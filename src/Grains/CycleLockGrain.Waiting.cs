@@ -14,7 +14,7 @@ public sealed partial class CycleLockGrain
     private WaitingRoom<ILockWaiter> Room => _room ?? throw new InvalidOperationException("The grain is not activated.");
 
     /// <inheritdoc />
-    public Task<WaitReply> WaitAsync(WaitRequest request)
+    public Task<WaitReply> WaitAsync(WaitRequest request, CancellationToken cancellationToken = default)
     {
         RequestRules.Wait(request, Core.Floor);
         var now = Core.Now();
@@ -32,7 +32,7 @@ public sealed partial class CycleLockGrain
     }
 
     /// <inheritdoc />
-    public Task<bool> LeaveAsync(Guid waiterId)
+    public Task<bool> LeaveAsync(Guid waiterId, CancellationToken cancellationToken = default)
     {
         RequestRules.HolderId(waiterId, nameof(waiterId));
         var removed = Room.Remove(waiterId);
@@ -76,6 +76,12 @@ public sealed partial class CycleLockGrain
                 }
 
                 break;
+        }
+
+        if (request.WaiterId != Guid.Empty)
+        {
+            // Any other answer (spent holder id, a TTL mismatch...) ends the offer as if its window ran out.
+            Room.AnswerFailed(request.WaiterId, now);
         }
 
         PumpWaiters();

@@ -11,7 +11,7 @@ namespace CycleLock;
 /// inspect always interleave and never wait behind a renewal that is retrying.
 /// </summary>
 [GrainType("cycle-lock")]
-public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
+public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockAdoption
 {
     // A force-release may wait for an epoch guard (the store's force-release lock timeout) and then retry.
     private static readonly TimeSpan ForceReleaseBudget = TimeSpan.FromSeconds(30);
@@ -66,6 +66,11 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
         // While an acquire is on its way to the database the lock may be granted at any moment: the waiter pump
         // must not offer it meanwhile (an offer then sends the head waiter into a busy answer and out of order).
         _acquiresInFlight++;
+        if (request.WaiterId != Guid.Empty)
+        {
+            Room.Answering(request.WaiterId);
+        }
+
         AcquireReply reply;
         try
         {
@@ -74,6 +79,11 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
         catch
         {
             _acquiresInFlight--;
+            if (request.WaiterId != Guid.Empty)
+            {
+                Room.AnswerFailed(request.WaiterId, Core.Now());
+            }
+
             PumpWaiters();
             throw;
         }
@@ -91,41 +101,42 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain
         var answer = Core.TryAnswerKeepAlive(request);
         return answer is not null
             ? ValueTask.FromResult(answer)
-            : new ValueTask<KeepAliveReply>(this.AsReference<ICycleLockGrain>().AdoptAsync(request));
+            : new ValueTask<KeepAliveReply>(this.AsReference<ICycleLockAdoption>().AdoptAsync(request, cancellationToken));
     }
 
     /// <inheritdoc />
-    public Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request) =>
-        TurnAsync((core, token) => core.AdoptAsync(request, token), CancellationToken.None);
+    public Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request, CancellationToken cancellationToken = default) =>
+        TurnAsync((core, token) => core.AdoptAsync(request, token), cancellationToken);
 
     /// <inheritdoc />
-    public Task<LockInfo> InspectAsync() => _store.GetAsync(Core.Name, CancellationToken.None);
+    public Task<LockInfo> InspectAsync(CancellationToken cancellationToken = default) => _store.GetAsync(Core.Name, cancellationToken);
 
     /// <inheritdoc />
     public Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default) =>
         TurnAsync((core, token) => core.ReleaseAsync(request, token), cancellationToken);
 
     /// <inheritdoc />
-    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request) =>
+    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken = default) =>
+        // Not cancelled by its caller once started: an operator's force-release in doubt is settled by the grain.
         TurnAsync((core, token) => core.ForceReleaseAsync(request, token), CancellationToken.None, ForceReleaseBudget);
 
     /// <inheritdoc />
-    public Task<AbandonReply> AbandonAsync(AbandonRequest request) =>
-        TurnAsync((core, token) => core.AbandonAsync(request, token), CancellationToken.None);
+    public Task<AbandonReply> AbandonAsync(AbandonRequest request, CancellationToken cancellationToken = default) =>
+        TurnAsync((core, token) => core.AbandonAsync(request, token), cancellationToken);
 
     /// <inheritdoc />
-    public Task<ResetReply> ResetAsync(string by) =>
-        TurnAsync((core, token) => core.ResetAsync(by, token), CancellationToken.None);
+    public Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default) =>
+        TurnAsync((core, token) => core.ResetAsync(by, token), cancellationToken);
 
     /// <inheritdoc />
-    public async Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId)
+    public async Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId, CancellationToken cancellationToken = default)
     {
         if (limit is < 1 or > 1000)
         {
             throw new ArgumentOutOfRangeException(nameof(limit), limit, $"History limit {limit} is out of range (rule: 1 to 1000).");
         }
 
-        var entries = await _store.HistoryAsync(Core.Name, beforeId, limit, CancellationToken.None);
+        var entries = await _store.HistoryAsync(Core.Name, beforeId, limit, cancellationToken);
         return [.. entries];
     }
 

@@ -60,8 +60,9 @@ public sealed partial class CycleLockClient
                     try
                     {
                         Interlocked.Increment(ref _waitRegistrations);
-                        var reply = await grain.WaitAsync(new WaitRequest(waiterId, _options.HolderLabel, ttl, reference))
-                            .WaitAsync(Min(_options.AcquireCallTimeout, remaining), cancellationToken).ConfigureAwait(false);
+                        using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                        call.CancelAfter(Min(_options.AcquireCallTimeout, remaining));
+                        var reply = await grain.WaitAsync(new WaitRequest(waiterId, _options.HolderLabel, ttl, reference), call.Token).ConfigureAwait(false);
                         if (reply.Status == WaitStatus.QueueFull)
                         {
                             return last with { Outcome = AcquireOutcome.QueueFull };
@@ -119,7 +120,8 @@ public sealed partial class CycleLockClient
             {
                 try
                 {
-                    await grain.LeaveAsync(waiterId).WaitAsync(_options.AcquireCallTimeout, CancellationToken.None).ConfigureAwait(false);
+                    using var leave = new CancellationTokenSource(_options.AcquireCallTimeout);
+                    await grain.LeaveAsync(waiterId, leave.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not ArgumentException)
                 {

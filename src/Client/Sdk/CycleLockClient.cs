@@ -136,7 +136,14 @@ public sealed partial class CycleLockClient
             {
                 // Not at once: a refused gateway or a silo that just died answers within milliseconds, and the
                 // grain is reachable again only once the client reconnects or membership has moved it.
-                await Task.Delay(RetrySchedule.Backoff(attempt), _time, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(RetrySchedule.Backoff(attempt), _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break; // cancelled between tries: an earlier try may have been granted, so abandon below
+                }
             }
 
             var sent = validity.Mark();
@@ -182,7 +189,7 @@ public sealed partial class CycleLockClient
         try
         {
             using var abandon = new CancellationTokenSource(_options.AcquireCallTimeout);
-            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key)).WaitAsync(abandon.Token).ConfigureAwait(false);
+            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key), abandon.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not ArgumentException)
         {

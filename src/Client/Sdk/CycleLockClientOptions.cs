@@ -2,7 +2,8 @@ namespace CycleLock.Client;
 
 /// <summary>Worker SDK settings, checked by <see cref="CycleLockClientOptionsValidator"/> (on start when
 /// registered with <c>AddCycleLockClient</c>, and by the <see cref="CycleLockClient"/> constructor).
-/// The margin and holder-timeout formulas must match the silo's (DESIGN §6).</summary>
+/// The holder timeout and margin of a lease come from the silo with its grant; the fractions here are used only
+/// with a silo that predates that.</summary>
 public sealed class CycleLockClientOptions
 {
     /// <summary>Label shown to operators for this worker's locks. Default: machine name and process id; at
@@ -34,13 +35,15 @@ public sealed class CycleLockClientOptions
     /// back to its normal cadence and reports jeopardy. Default 20; 1 to 1 000.</summary>
     public int MaxMovedRetries { get; set; } = 20;
 
-    /// <summary>Proportional part of the margin m = TTL × this + <see cref="MarginBase"/>. Default 1/20 (as the silo); 0 to 0.25.</summary>
+    /// <summary>Proportional part of the margin m = TTL × this + <see cref="MarginBase"/>, used only when the grant does not
+    /// carry the silo's margin (an older silo). Default 1/20 (as the silo); 0 to 0.25.</summary>
     public double MarginFraction { get; set; } = 0.05;
 
     /// <summary>Fixed part of the margin. Default 250 ms (as the silo); 0 to 10 s.</summary>
     public TimeSpan MarginBase { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Holder timeout as a fraction of TTL. Default 1/2 (as the silo); 0.05 to 0.95.</summary>
+    /// <summary>Holder timeout as a fraction of TTL, used only when the grant does not carry the silo's holder timeout
+    /// (an older silo). Default 1/2 (as the silo); 0.05 to 0.95.</summary>
     public double HolderTimeoutFraction { get; set; } = 0.5;
 
     /// <summary>m_w = m/2 for a TTL.</summary>

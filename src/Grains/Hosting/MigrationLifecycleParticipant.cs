@@ -24,6 +24,9 @@ internal sealed partial class MigrationLifecycleParticipant(
         {
             var applied = await MigrationRunner.MigrateAsync(dataSource, cancellationToken).ConfigureAwait(false);
             LogMigrated(logger, applied.Count, MigrationRunner.LatestVersion);
+
+            // Role settings reach new sessions only: drop the pooled ones that logged in before they were written.
+            dataSource.Clear();
         }
 
         await SchemaCheck.VerifyAsync(dataSource, membership.Any(), cancellationToken).ConfigureAwait(false);

@@ -83,7 +83,8 @@ public sealed partial class LeaseCore
     }
 
     private static AcquireReply Granted(ServedLease lease, TimeSpan validFor, int attempts, int stalls) =>
-        new(AcquireStatus.Granted, lease.Epoch, validFor, lease.Timing.Ttl, lease.Label, TimeSpan.Zero, BusyReason.None, attempts, stalls);
+        new(AcquireStatus.Granted, lease.Epoch, validFor, lease.Timing.Ttl, lease.Label, TimeSpan.Zero, BusyReason.None, attempts, stalls,
+            lease.Timing.HolderTimeout, lease.Timing.SdkMargin);
 
     private static AcquireReply Busy(StoreResult result, BusyReason reason) =>
         new(AcquireStatus.Busy, result.Epoch, TimeSpan.Zero, result.Ttl ?? TimeSpan.Zero, result.HolderLabel, result.Remaining, reason, result.Attempts, result.Stalls);

@@ -235,6 +235,7 @@ public sealed partial class LeaseCore
         _lastHeard = now;
         _renewFailingSince = null;
         _failures = 0;
+        _failureLoggedFor = null;
         _lastRenewClock = (sent, now, result.DbNow);
         _pendingForce = null;
         _timerRequest = new TimerRequest(NextRenewal(lease.Timing), false);

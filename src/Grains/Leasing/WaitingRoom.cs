@@ -16,7 +16,7 @@ public sealed class WaitingRoom<TTarget>
     private readonly Dictionary<Guid, LinkedListNode<Waiter>> _byId = [];
     private readonly int _capacity;
     private readonly TimeSpan _offerWindow;
-    private (Guid Id, TimeSpan Until)? _offer;
+    private (Guid Id, TimeSpan Until, bool Answering)? _offer;
 
     /// <summary>Creates a room holding at most <paramref name="capacity"/> waiters with offers open for <paramref name="offerWindow"/>.</summary>
     public WaitingRoom(int capacity, TimeSpan offerWindow)
@@ -83,7 +83,7 @@ public sealed class WaitingRoom<TTarget>
     /// forth until their registrations lapsed, starving every live acquirer of a free lock.</summary>
     public void Expire(TimeSpan now)
     {
-        if (_offer is { } offer && now >= offer.Until)
+        if (_offer is { Answering: false } offer && now >= offer.Until)
         {
             _offer = null;
             Remove(offer.Id);
@@ -99,6 +99,26 @@ public sealed class WaitingRoom<TTarget>
             }
 
             node = next;
+        }
+    }
+
+    /// <summary>The offered waiter's acquire has arrived: its window no longer runs out while that acquire is on its
+    /// way to the database (a slow database must not cost an answering waiter its turn). The acquire's answer ends the
+    /// offer (a grant removes the waiter, a busy answer withdraws it); <see cref="AnswerFailed"/> when it failed.</summary>
+    public void Answering(Guid id)
+    {
+        if (_offer is { } offer && offer.Id == id)
+        {
+            _offer = offer with { Answering = true };
+        }
+    }
+
+    /// <summary>The offered waiter's acquire failed without an answer: its window runs out now, as if missed.</summary>
+    public void AnswerFailed(Guid id, TimeSpan now)
+    {
+        if (_offer is { Answering: true } offer && offer.Id == id)
+        {
+            _offer = (id, now, false);
         }
     }
 
@@ -131,7 +151,7 @@ public sealed class WaitingRoom<TTarget>
             return null;
         }
 
-        _offer = (head.Value.Id, now + _offerWindow);
+        _offer = (head.Value.Id, now + _offerWindow, false);
         return (head.Value.Id, head.Value.Target);
     }
 

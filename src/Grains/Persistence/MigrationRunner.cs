@@ -20,12 +20,13 @@ public static class MigrationRunner
 
     private const long AdvisoryLockKey = 0x4379_636C_654C_6F63; // "CycleLoc"
 
-    // The role defaults every runtime role needs in this database, each as (the SET clause, how a stored
-    // entry of pg_db_role_setting.setconfig that already satisfies it starts). Constants of this class only.
-    private static readonly (string Set, string StoredPrefix)[] RoleDefaults =
+    // The role defaults every runtime role needs in this database, each as (the SET clause, the stored entries of
+    // pg_db_role_setting.setconfig that already satisfy it). Constants of this class only. A synchronous_commit a DBA
+    // set for a synchronous standby (remote_write, remote_apply) is kept; only a missing one or off/local is replaced.
+    private static readonly (string Set, string[] Satisfied)[] RoleDefaults =
     [
-        ("synchronous_commit = on", "synchronous_commit=on"),
-        ("search_path = " + RuntimeSearchPath, "search_path=cyclelock,"),
+        ("synchronous_commit = on", ["synchronous_commit=on", "synchronous_commit=remote_write", "synchronous_commit=remote_apply"]),
+        ("search_path = " + RuntimeSearchPath, ["search_path=cyclelock,"]),
     ];
 
     // What a runtime role named with --runtime-role is granted (the role's name goes in as %I).
@@ -107,9 +108,9 @@ public static class MigrationRunner
         {
             ArgumentException.ThrowIfNullOrWhiteSpace(role, nameof(runtimeRoles));
             var stored = await StoredDefaultsAsync(connection, transaction, role, cancellationToken).ConfigureAwait(false);
-            foreach (var (set, prefix) in RoleDefaults)
+            foreach (var (set, satisfied) in RoleDefaults)
             {
-                if (stored.Any(s => s.StartsWith(prefix, StringComparison.Ordinal)))
+                if (stored.Any(s => satisfied.Any(prefix => s.StartsWith(prefix, StringComparison.Ordinal))))
                 {
                     continue;
                 }

@@ -56,9 +56,9 @@ public static class SchemaCheck
             throw new LeaseStoreConfigurationException($"CycleLock schema is at version {version}; this silo needs {MigrationRunner.LatestVersion}: {Fix}.");
         }
 
-        if (synchronousCommit != "on")
+        if (synchronousCommit is "off" or "local")
         {
-            throw new LeaseStoreConfigurationException($"Sessions of role '{role}' run with synchronous_commit = {synchronousCommit} (rule: on, or an acknowledged grant can be lost): {Fix}.");
+            throw new LeaseStoreConfigurationException($"Sessions of role '{role}' run with synchronous_commit = {synchronousCommit} (rule: on, remote_write or remote_apply, or an acknowledged grant can be lost): {Fix}.");
         }
 
         if (membership && queries != "cyclelock.orleansquery")

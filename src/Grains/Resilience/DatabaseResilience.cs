@@ -106,7 +106,7 @@ public sealed partial class DatabaseResilience
                     {
                         // Bounded database work per silo: a permit of the lane for the attempt's statement only (not
                         // across backoffs); a permit not granted within the queue wait refuses the statement unsent.
-                        using var permit = await state.Self.PermitAsync(state.Lane, op.Name, ctx.CancellationToken).ConfigureAwait(false);
+                        using var permit = await state.Self.PermitAsync(state.Lane, op.Name, index, ctx.CancellationToken, ctx.Properties.GetValue(CallerToken, default)).ConfigureAwait(false);
                         var result = await state.Statement(ctx.CancellationToken).ConfigureAwait(false);
                         Count(op.Name, "success", index, state.Scope);
                         return result;
@@ -148,33 +148,42 @@ public sealed partial class DatabaseResilience
         }
     }
 
-    private async Task<RateLimitLease> PermitAsync(DatabaseLane lane, string operation, CancellationToken attempt)
+    // A permit of the lane for one attempt. Not granted within the queue wait (or before the attempt's own timeout):
+    // the statement is not sent. On a first attempt that is a definite "overloaded" (nothing happened); after an
+    // earlier attempt that was sent and failed in doubt it stays in doubt (an attempt timeout), so the caller treats
+    // the outcome as unknown — an acquire is then retried with the same holder id and abandoned, never answered Busy
+    // over a grant that may have been made.
+    private async Task<RateLimitLease> PermitAsync(DatabaseLane lane, string operation, int attemptIndex, CancellationToken attempt, CancellationToken caller)
     {
         var limiter = lane == DatabaseLane.Background ? _background : _foreground;
         var lease = limiter.AttemptAcquire();
-        if (!lease.IsAcquired)
+        if (lease.IsAcquired)
         {
-            lease.Dispose();
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(attempt);
-            wait.CancelAfter(_options.MaxQueueWait);
-            try
-            {
-                lease = await limiter.AcquireAsync(1, wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!attempt.IsCancellationRequested)
-            {
-                lease = null;
-            }
-
-            if (lease is not { IsAcquired: true })
-            {
-                lease?.Dispose();
-                Shed.Add(1, new("op", operation), new("lane", lane == DatabaseLane.Background ? "background" : "foreground"), _scope);
-                throw new DatabaseOverloadedException($"The silo's {lane} database work is at its bound ({(lane == DatabaseLane.Background ? _options.MaxConcurrentBackgroundStatements : _options.MaxConcurrentStatements)} statements at once); {operation} was not sent.");
-            }
+            return lease;
         }
 
-        return lease;
+        lease.Dispose();
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(attempt);
+        wait.CancelAfter(_options.MaxQueueWait);
+        try
+        {
+            lease = await limiter.AcquireAsync(1, wait.Token).ConfigureAwait(false);
+            if (lease.IsAcquired)
+            {
+                return lease;
+            }
+
+            lease.Dispose();
+        }
+        catch (OperationCanceledException) when (!caller.IsCancellationRequested)
+        {
+        }
+
+        Shed.Add(1, new("op", operation), new("lane", lane == DatabaseLane.Background ? "background" : "foreground"), _scope);
+        var message = $"The silo's {lane} database work is at its bound ({(lane == DatabaseLane.Background ? _options.MaxConcurrentBackgroundStatements : _options.MaxConcurrentStatements)} statements at once); {operation} was not sent.";
+        throw attemptIndex == 0
+            ? new DatabaseOverloadedException(message)
+            : new TimeoutRejectedException(message + " An earlier attempt was sent and its outcome is in doubt.");
     }
 
     // A repeated failure is logged once and then counted: per (operation, rule), one line per 10 s window, which

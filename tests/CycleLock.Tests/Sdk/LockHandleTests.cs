@@ -42,6 +42,21 @@ public sealed class LockHandleTests
     }
 
     [Fact]
+    public void ValidUntil_SiloSendsItsMargin_TheSilosMarginIsUsedNotTheClientsFractions()
+    {
+        // A silo configured with a larger margin than the client's defaults: the grant carries it.
+        var siloMargin = TimeSpan.FromSeconds(1.5);
+        var start = _time.GetUtcNow();
+        var reply = new AcquireReply(AcquireStatus.Granted, Epoch, ValidFor, Ttl, "h", TimeSpan.Zero, BusyReason.None, 0, 0,
+            HolderTimeout: TimeSpan.FromSeconds(4), SdkMargin: siloMargin);
+
+        var handle = new LockHandle(_grain, "handle-test", Guid.NewGuid(), LeaseKey.New(), reply, Now(), _time, _options);
+
+        Assert.NotEqual(siloMargin, SdkMargin);
+        Assert.Equal(start + ValidFor - siloMargin, handle.ValidUntil);
+    }
+
+    [Fact]
     public void PausedProcess_ClockPassesValidUntilWithTimersHeldBack_NextCallFindsItLost()
     {
         var (handle, _) = Grant();

@@ -39,19 +39,18 @@ public sealed class ScriptedLockGrain : ICycleLockGrain
 
     public Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<KeepAliveReply> AdoptAsync(KeepAliveRequest request) => throw new NotSupportedException();
 
-    public Task<LockInfo> InspectAsync() => throw new NotSupportedException();
+    public Task<LockInfo> InspectAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request) => throw new NotSupportedException();
+    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<AbandonReply> AbandonAsync(AbandonRequest request) => throw new NotSupportedException();
+    public Task<AbandonReply> AbandonAsync(AbandonRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<ResetReply> ResetAsync(string by) => throw new NotSupportedException();
+    public Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<WaitReply> WaitAsync(WaitRequest request) => throw new NotSupportedException();
+    public Task<WaitReply> WaitAsync(WaitRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<bool> LeaveAsync(Guid waiterId) => throw new NotSupportedException();
+    public Task<bool> LeaveAsync(Guid waiterId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId) => throw new NotSupportedException();
+    public Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 }

@@ -25,6 +25,10 @@ public sealed class StormTests(SiloHostFixture fixture)
         var grains = client.Services.GetRequiredService<IClusterClient>();
         var locks = client.Services.GetRequiredService<CycleLockClient>();
 
+        // A live holder through the storm: it keeps its lease while the dead fleet's leases are released around it.
+        var live = await locks.TryAcquireAsync($"live/{serviceId}", Ttl);
+        Assert.True(live.Acquired, live.ToString());
+
         // The dying fleet: raw grants, no SDK handle, so no keep-alive ever follows.
         var granted = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, Leases), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, _) =>
@@ -74,6 +78,9 @@ public sealed class StormTests(SiloHostFixture fixture)
             $"{probes.Count} probes, slowest {probes.Max():0} ms, median {probes.Order().ElementAt(probes.Count / 2):0} ms; {unhealthy.Count} unhealthy /health answers; silo log {entries} entries");
 
         Assert.Equal(Leases, ended);
+        Assert.True(live.Handle!.State == LockHandleState.Held && !live.Handle.LostToken.IsCancellationRequested,
+            $"the live holder's lease did not survive the storm: {live.Handle.State} ({live.Handle.EndReason})");
+        await live.Handle.DisposeAsync();
         Assert.Empty(unhealthy);
         Assert.True(probes.Max() <= 1000, $"a fresh acquire took {probes.Max():0} ms during the storm (rule: within 1 s)");
         // Stated bound: two entries per lease (its grant at Information, its stall at Warning) and 100 more; a repeated

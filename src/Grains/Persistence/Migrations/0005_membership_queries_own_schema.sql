@@ -18,8 +18,10 @@ BEGIN
         SELECT querykey, querytext FROM public.orleansquery WHERE querytext LIKE '%cyclelock.orleans\_%'
         ON CONFLICT (querykey) DO NOTHING;
         DELETE FROM public.orleansquery WHERE querytext LIKE '%cyclelock.orleans\_%';
-        IF NOT EXISTS (SELECT 1 FROM public.orleansquery) THEN
-            DROP TABLE public.orleansquery;
+        IF NOT EXISTS (SELECT 1 FROM public.orleansquery)
+           AND (SELECT relowner FROM pg_class WHERE oid = 'public.orleansquery'::regclass)
+               = (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN
+            DROP TABLE public.orleansquery; -- only a table this role created; another owner's empty table stays
         END IF;
     END IF;
 END

@@ -122,7 +122,9 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
 
     /// <inheritdoc />
     public Task<AbandonReply> AbandonAsync(AbandonRequest request, CancellationToken cancellationToken = default) =>
-        TurnAsync((core, token) => core.AbandonAsync(request, token), cancellationToken);
+        // Runs even when its caller stopped waiting: an abandon exists for replies that did not arrive, and it often
+        // queues behind the very acquire whose reply is late. Skipping it would leave that grant to end by stall.
+        TurnAsync((core, token) => core.AbandonAsync(request, token), CancellationToken.None);
 
     /// <inheritdoc />
     public Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default) =>

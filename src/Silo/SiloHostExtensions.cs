@@ -5,6 +5,7 @@ using CycleLock.Leasing;
 using CycleLock.Resilience;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 using OpenTelemetry.Metrics;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -117,8 +118,10 @@ public static class SiloHostExtensions
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database")
             .AddCheck<MembershipHealthCheck>("membership", tags: ["live"]);
+        // CycleLock's meter and Npgsql's own (pool size and waits, command durations, connection timeouts), side by side.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(CycleLockMeter.Name)
+            .AddNpgsqlInstrumentation()
             .AddPrometheusExporter());
         return builder;
     }

@@ -189,7 +189,9 @@ public sealed partial class CycleLockClient
         try
         {
             using var abandon = new CancellationTokenSource(_options.AcquireCallTimeout);
-            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key), abandon.Token).ConfigureAwait(false);
+            // Not cancelled with the wait: Orleans drops a call whose token is cancelled before the grain runs it, and an
+            // abandon usually queues behind the very acquire whose reply is late. It must run whenever it gets its turn.
+            await grain.AbandonAsync(new AbandonRequest(request.HolderId, request.Key), CancellationToken.None).WaitAsync(abandon.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not ArgumentException)
         {

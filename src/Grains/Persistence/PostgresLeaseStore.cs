@@ -133,19 +133,26 @@ public sealed partial class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
         RunAsync(operation, name, epoch, sql, cancellationToken, null, null, DatabaseLane.Foreground, parameters);
 
-    // lockTimeoutAnswer: the statement sets its own lock_timeout, and running into it (55P03) is that answer.
-    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, StoreOutcome? lockTimeoutAnswer, DatabaseLane lane, params NpgsqlParameter[] parameters) =>
-        _resilience.ExecuteAsync(operation, name, epoch, async token =>
+    // lockTimeoutAnswer: the statement sets its own lock_timeout, and running into it (55P03) is that answer — on the
+    // first attempt only. After an attempt whose outcome is in doubt (it may have committed), a lock timeout says
+    // nothing about that attempt: it stays an error (permanent, not retried), so a force-release in doubt is never
+    // reported as a definite Busy (the grain would serve the epoch again) and an acquire is retried by its holder id.
+    private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, TimeSpan? attemptTimeout, StoreOutcome? lockTimeoutAnswer, DatabaseLane lane, params NpgsqlParameter[] parameters)
+    {
+        var attempts = 0;
+        return _resilience.ExecuteAsync(operation, name, epoch, async token =>
         {
+            var first = Interlocked.Increment(ref attempts) == 1;
             try
             {
                 return await RunOnceAsync(sql, parameters, token).ConfigureAwait(false);
             }
-            catch (PostgresException e) when (e.SqlState == LockNotAvailable && lockTimeoutAnswer is { } answer)
+            catch (PostgresException e) when (e.SqlState == LockNotAvailable && lockTimeoutAnswer is { } answer && first)
             {
                 return Busy(answer);
             }
         }, cancellationToken, attemptTimeout, lane);
+    }
 
     private async Task<StoreResult> RunOnceAsync(string sql, NpgsqlParameter[] parameters, CancellationToken cancellationToken)
     {

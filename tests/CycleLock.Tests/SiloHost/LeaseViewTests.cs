@@ -71,6 +71,7 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("cyclelock_acquires", metrics, StringComparison.Ordinal);
         Assert.Contains("cyclelock_db_attempts", metrics, StringComparison.Ordinal);
+        Assert.Contains("db_client_connection", metrics, StringComparison.Ordinal); // Npgsql's pool metrics
         Assert.True((await http.GetAsync("/health/live")).IsSuccessStatusCode);
     }
 

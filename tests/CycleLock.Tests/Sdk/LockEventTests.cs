@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using CycleLock.Client;
-using CycleLock.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace CycleLock.Tests.Sdk;
 
@@ -114,7 +114,7 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
     public async Task ThrowingHandler_IsRetriedUntilItSucceeds_EachFailureLogged_CursorHeldBeforeTheEvent()
     {
         var name = NewName("throwing-handler");
-        var logger = new CapturingLogger();
+        var logger = new FakeLogger();
         var locks = new CycleLockClient(Client, new CycleLockClientOptions { HolderLabel = "scheduler" }, logger: logger);
         var calls = 0;
         var cursorsWhileFailing = new ConcurrentQueue<(long EventId, long Cursor)>();
@@ -145,16 +145,15 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
         TestContext.Current.SendDiagnosticMessage($"event {e.Id}: handler calls {calls}, cursors while failing {string.Join(", ", cursorsWhileFailing.Select(c => c.Cursor))}");
         Assert.Equal(3, calls);
         Assert.All(cursorsWhileFailing, c => Assert.True(c.Cursor < e.Id, $"while the handler failed on event {e.Id} the cursor was {c.Cursor} (expected: before the event)"));
-        var failures = logger.With(101);
+        var failures = logger.Collector.GetSnapshot().Where(r => r.Id.Id == 101).ToList();
         Assert.Equal(2, failures.Count);
         Assert.Equal(2, listener.HandlerFailures);
         Assert.All(failures, f =>
         {
             Assert.Equal(LogLevel.Warning, f.Level);
             Assert.IsType<InvalidOperationException>(f.Exception);
-            Assert.True(f.Fields.TryGetValue("LockName", out var @lock), "fields: " + string.Join(", ", f.Fields.Keys));
-            Assert.Equal(name, @lock);
-            Assert.Equal(e.Id, f.Fields["EventId"]);
+            Assert.Equal(name, f.GetStructuredStateValue("LockName"));
+            Assert.Equal(e.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), f.GetStructuredStateValue("EventId"));
         });
         await Eventually(() => Task.FromResult(listener.Cursor >= e.Id), TimeSpan.FromSeconds(10), "the cursor passes the event once the handler succeeded");
         Assert.Equal(3, calls); // handled once: never handed again after it succeeded
@@ -164,7 +163,7 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
     public async Task StoppedWhileTheHandlerFails_CursorStaysBeforeTheEvent_AListenerResumedFromItGetsTheEvent()
     {
         var name = NewName("failing-stop");
-        var logger = new CapturingLogger();
+        var logger = new FakeLogger();
         var locks = new CycleLockClient(Client, new CycleLockClientOptions { HolderLabel = "scheduler" }, logger: logger);
         var failed = new ConcurrentQueue<LockEvent>();
         long cursor;
@@ -189,8 +188,9 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
         var id = failed.First().Id;
         Assert.All(failed, e => Assert.Equal(id, e.Id));
         Assert.True(cursor < id, $"after the handler failed on event {id} and the listener stopped, its cursor was {cursor} (expected: before the event)");
-        Assert.True(logger.With(101).Count >= 2, "each failure is logged");
-        Assert.Equal(failed.Count, logger.With(101).Count);
+        var logged = logger.Collector.GetSnapshot().Count(r => r.Id.Id == 101);
+        Assert.True(logged >= 2, "each failure is logged");
+        Assert.Equal(failed.Count, logged);
 
         // A scheduler that restarts from the persisted cursor gets the event again (at least once).
         var again = new ConcurrentQueue<LockEvent>();

@@ -56,20 +56,21 @@ public sealed partial class CycleLockGrain
             left > TimeSpan.Zero ? left : TimeSpan.Zero, BusyReason.Queued, 0, 0);
     }
 
-    private void OnAcquireReply(AcquireRequest request, AcquireReply reply)
+    // After an acquire's turn; reply is null when it failed without an answer.
+    private void OnAcquireReply(AcquireRequest request, AcquireReply? reply)
     {
         var now = Core.Now();
-        switch (reply.Status)
+        switch (reply)
         {
-            case AcquireStatus.Granted when request.WaiterId != Guid.Empty:
+            case { Status: AcquireStatus.Granted } when request.WaiterId != Guid.Empty:
                 Room.Remove(request.WaiterId);
                 break;
-            case AcquireStatus.Busy when reply.BusyReason != BusyReason.Queued:
+            case { Status: AcquireStatus.Busy } when reply.BusyReason != BusyReason.Queued:
                 // The database (or this activation's lease) says when the lock can next be granted: offer
                 // again then, not before (one statement per busy period, no polling).
                 Room.Busy(now + reply.TimeLeft);
                 break;
-            case AcquireStatus.Dead:
+            case { Status: AcquireStatus.Dead }:
                 foreach (var (id, target) in Room.Clear())
                 {
                     Notify(target, new LockOffer(Core.Name, id, LockOfferKind.Dead, TimeSpan.Zero));
@@ -80,7 +81,7 @@ public sealed partial class CycleLockGrain
 
         if (request.WaiterId != Guid.Empty)
         {
-            // Any other answer (spent holder id, a TTL mismatch...) ends the offer as if its window ran out.
+            // Any other answer (spent holder id, a TTL mismatch...) or none ends the offer as if its window ran out.
             Room.AnswerFailed(request.WaiterId, now);
         }
 

@@ -71,26 +71,17 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
             Room.Answering(request.WaiterId);
         }
 
-        AcquireReply reply;
+        AcquireReply? reply = null;
         try
         {
             reply = await TurnAsync((core, token) => core.AcquireAsync(request, token), cancellationToken);
+            return reply;
         }
-        catch
+        finally
         {
             _acquiresInFlight--;
-            if (request.WaiterId != Guid.Empty)
-            {
-                Room.AnswerFailed(request.WaiterId, Core.Now());
-            }
-
-            PumpWaiters();
-            throw;
+            OnAcquireReply(request, reply); // null when the acquire failed without an answer
         }
-
-        _acquiresInFlight--;
-        OnAcquireReply(request, reply);
-        return reply;
     }
 
     /// <inheritdoc />

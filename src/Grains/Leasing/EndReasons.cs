@@ -7,12 +7,6 @@ namespace CycleLock.Leasing;
 /// to "lost" as an unmatched string).</summary>
 internal static class EndReasons
 {
-    /// <summary>The text the store records when a lease expired and was taken over.</summary>
-    public const string Expired = "expired";
-
-    /// <summary>The text the store records when an operator force-released a lease.</summary>
-    public const string ForceReleased = "force-released";
-
     /// <summary><see cref="KeepAliveStatus.Released"/> for an end the holder's side chose; <see cref="KeepAliveStatus.Lost"/>
     /// for a loss, an expiry, a force-release, and (the safe side) for no or an unknown text.</summary>
     public static KeepAliveStatus StatusOf(string? text)

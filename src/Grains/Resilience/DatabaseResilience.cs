@@ -66,11 +66,6 @@ public sealed partial class DatabaseResilience
         Pipeline = Build();
     }
 
-    /// <summary>Statements running now in each lane (for tests and diagnostics).</summary>
-    public (long Foreground, long Background) Running =>
-        (_options.MaxConcurrentStatements - (_foreground.GetStatistics()?.CurrentAvailablePermits ?? 0),
-         _options.MaxConcurrentBackgroundStatements - (_background.GetStatistics()?.CurrentAvailablePermits ?? 0));
-
     private ConcurrencyLimiter Lane(int permits) => new(new ConcurrencyLimiterOptions
     {
         PermitLimit = permits,
@@ -155,7 +150,9 @@ public sealed partial class DatabaseResilience
     // over a grant that may have been made.
     private async Task<RateLimitLease> PermitAsync(DatabaseLane lane, string operation, int attemptIndex, CancellationToken attempt, CancellationToken caller)
     {
-        var limiter = lane == DatabaseLane.Background ? _background : _foreground;
+        var (limiter, permits, tag) = lane == DatabaseLane.Background
+            ? (_background, _options.MaxConcurrentBackgroundStatements, "background")
+            : (_foreground, _options.MaxConcurrentStatements, "foreground");
         var lease = limiter.AttemptAcquire();
         if (lease.IsAcquired)
         {
@@ -179,8 +176,8 @@ public sealed partial class DatabaseResilience
         {
         }
 
-        Shed.Add(1, new("op", operation), new("lane", lane == DatabaseLane.Background ? "background" : "foreground"), _scope);
-        var message = $"The silo's {lane} database work is at its bound ({(lane == DatabaseLane.Background ? _options.MaxConcurrentBackgroundStatements : _options.MaxConcurrentStatements)} statements at once); {operation} was not sent.";
+        Shed.Add(1, new("op", operation), new("lane", tag), _scope);
+        var message = $"The silo's {tag} database work is at its bound ({permits} statements at once); {operation} was not sent.";
         throw attemptIndex == 0
             ? new DatabaseOverloadedException(message)
             : new TimeoutRejectedException(message + " An earlier attempt was sent and its outcome is in doubt.");

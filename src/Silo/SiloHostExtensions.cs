@@ -31,13 +31,13 @@ public static class SiloHostExtensions
         var web = new WebOptions();
         try
         {
-            configuration.GetSection("CycleLock:Silo").Bind(host);
-            configuration.GetSection("CycleLock:Web").Bind(web);
+            configuration.GetSection(SiloHostOptions.Section).Bind(host);
+            configuration.GetSection(WebOptions.Section).Bind(web);
 
             // Bound here once too, so an unparsable value in any section stops the start naming its key.
-            configuration.GetSection("CycleLock:Locks").Bind(new CycleLockOptions());
-            configuration.GetSection("CycleLock:Store").Bind(new CycleLock.Persistence.LeaseStoreOptions());
-            configuration.GetSection("CycleLock:Resilience").Bind(new DatabaseResilienceOptions());
+            configuration.GetSection(CycleLockOptions.Section).Bind(new CycleLockOptions());
+            configuration.GetSection(CycleLock.Persistence.LeaseStoreOptions.Section).Bind(new CycleLock.Persistence.LeaseStoreOptions());
+            configuration.GetSection(DatabaseResilienceOptions.Section).Bind(new DatabaseResilienceOptions());
         }
         catch (InvalidOperationException e)
         {
@@ -97,16 +97,16 @@ public static class SiloHostExtensions
                 o.ProbeTimeout = host.ProbeTimeout;
                 o.NumMissedProbesLimit = host.NumMissedProbesLimit;
             });
-            silo.Services.Configure<DatabaseResilienceOptions>(configuration.GetSection("CycleLock:Resilience"));
+            silo.Services.Configure<DatabaseResilienceOptions>(configuration.GetSection(DatabaseResilienceOptions.Section));
             silo.AddCycleLocks(
                 store =>
                 {
-                    configuration.GetSection("CycleLock:Store").Bind(store);
+                    configuration.GetSection(CycleLock.Persistence.LeaseStoreOptions.Section).Bind(store);
                     store.ConnectionString = connectionString!;
                 },
                 locks =>
                 {
-                    configuration.GetSection("CycleLock:Locks").Bind(locks);
+                    configuration.GetSection(CycleLockOptions.Section).Bind(locks);
                     locks.EstimatedFailover = host.EstimatedFailover;
 
                     // A single localhost silo never fails over to another: there the failover floor only warns.

@@ -2,7 +2,9 @@ using System.Net;
 
 namespace CycleLock.Silo;
 
-/// <summary>Checks the host's own settings before anything starts; every failure names the key, the value and the rule.</summary>
+/// <summary>Checks the host's own settings before anything starts (the host is built from them, so this runs before
+/// options validation could): the data annotations of <see cref="SiloHostOptions"/> and <see cref="WebOptions"/>
+/// (<see cref="SettingRules"/>) and the rules across settings here; every failure names the key, the value and the rule.</summary>
 public static class SiloHostOptionsValidator
 {
     /// <summary>Throws <see cref="SiloConfigurationException"/> listing every failure, if any.</summary>
@@ -33,31 +35,15 @@ public static class SiloHostOptionsValidator
             failures.Add($"CycleLock:Silo:Kubernetes = true needs CycleLock:Silo:Clustering = AdoNet (it is '{silo.Clustering}').");
         }
 
-        if (string.IsNullOrWhiteSpace(silo.ServiceId) || silo.ServiceId.Length > 150)
-        {
-            failures.Add($"CycleLock:Silo:ServiceId = '{silo.ServiceId}' is not valid (rule: 1 to 150 characters).");
-        }
-
-        if (string.IsNullOrWhiteSpace(silo.ClusterId) || silo.ClusterId.Length > 150)
-        {
-            failures.Add($"CycleLock:Silo:ClusterId = '{silo.ClusterId}' is not valid (rule: 1 to 150 characters).");
-        }
-
-        if (silo.Clustering is not ("Localhost" or "AdoNet"))
-        {
-            failures.Add($"CycleLock:Silo:Clustering = '{silo.Clustering}' is not valid (rule: Localhost or AdoNet).");
-        }
-
+        failures.AddRange(SettingRules.Check(silo, SiloHostOptions.Section));
+        failures.AddRange(SettingRules.Check(web, WebOptions.Section));
         if (!IPAddress.TryParse(silo.AdvertisedAddress, out _))
         {
             failures.Add($"CycleLock:Silo:AdvertisedAddress = '{silo.AdvertisedAddress}' is not an IP address.");
         }
 
-        Port("CycleLock:Silo:SiloPort", silo.SiloPort);
-        Port("CycleLock:Silo:GatewayPort", silo.GatewayPort);
         if (silo.GatewayListeningPort is { } listening)
         {
-            Port("CycleLock:Silo:GatewayListeningPort", listening);
             if (listening == silo.SiloPort)
             {
                 failures.Add($"CycleLock:Silo:GatewayListeningPort and CycleLock:Silo:SiloPort are both {listening} (rule: two different ports).");
@@ -72,16 +58,6 @@ public static class SiloHostOptionsValidator
         if (silo.SiloPort == silo.GatewayPort)
         {
             failures.Add($"CycleLock:Silo:SiloPort and CycleLock:Silo:GatewayPort are both {silo.SiloPort} (rule: two different ports).");
-        }
-
-        if (silo.ProbeTimeout < TimeSpan.FromMilliseconds(500) || silo.ProbeTimeout > TimeSpan.FromSeconds(60))
-        {
-            failures.Add($"CycleLock:Silo:ProbeTimeout = {silo.ProbeTimeout} is out of range (rule: 00:00:00.5 to 00:01:00).");
-        }
-
-        if (silo.NumMissedProbesLimit is < 1 or > 10)
-        {
-            failures.Add($"CycleLock:Silo:NumMissedProbesLimit = {silo.NumMissedProbesLimit} is out of range (rule: 1 to 10).");
         }
 
         if (!Uri.TryCreate(web.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.Port is < 1 or > 65535)
@@ -100,14 +76,6 @@ public static class SiloHostOptionsValidator
         if (failures.Count > 0)
         {
             throw new SiloConfigurationException("Invalid CycleLock silo configuration: " + string.Join(" ", failures));
-        }
-
-        void Port(string key, int port)
-        {
-            if (port is < 1 or > 65535)
-            {
-                failures.Add($"{key} = {port} is out of range (rule: 1 to 65535).");
-            }
         }
     }
 

@@ -4,6 +4,9 @@ namespace CycleLock.Silo;
 /// <c>/health</c> and <c>/metrics</c>.</summary>
 public sealed class WebOptions
 {
+    /// <summary>The configuration section these settings bind from.</summary>
+    public const string Section = "CycleLock:Web";
+
     /// <summary>The port of the default <see cref="Url"/>.</summary>
     public const int DefaultLoopbackPort = 8080;
 

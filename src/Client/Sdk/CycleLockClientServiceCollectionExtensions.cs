@@ -24,7 +24,7 @@ public static class CycleLockClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configureOrleans);
         builder.UseOrleansClient(configureOrleans);
-        builder.Services.AddOptions<CycleLockClientOptions>().BindConfiguration("CycleLock:Client");
+        builder.Services.AddOptions<CycleLockClientOptions>().BindConfiguration(CycleLockClientOptions.Section);
         AddSdk(builder.Services, configure);
         return builder;
     }
@@ -47,6 +47,7 @@ public static class CycleLockClientServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockClientOptions>>(new CycleLock.SettingsValidator<CycleLockClientOptions>(CycleLockClientOptions.Section)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockClientOptions>, CycleLockClientOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new CycleLockClient(

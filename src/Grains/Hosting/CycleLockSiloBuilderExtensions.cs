@@ -32,16 +32,20 @@ public static class CycleLockSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configureStore);
-        services.AddOptions<LeaseStoreOptions>().Configure(configureStore).ValidateDataAnnotations().ValidateOnStart();
-        var locks = services.AddOptions<CycleLockOptions>().ValidateDataAnnotations().ValidateOnStart();
+        // Per-setting rules are the options' data annotations (SettingsValidator), rules across settings their own validator.
+        services.AddOptions<LeaseStoreOptions>().Configure(configureStore).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LeaseStoreOptions>>(new SettingsValidator<LeaseStoreOptions>(LeaseStoreOptions.Section)));
+        var locks = services.AddOptions<CycleLockOptions>().ValidateOnStart();
         if (configureLocks is not null)
         {
             locks.Configure(configureLocks);
         }
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockOptions>>(new SettingsValidator<CycleLockOptions>(CycleLockOptions.Section)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CycleLockOptions>, CycleLockOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.AddOptions<DatabaseResilienceOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseResilienceOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DatabaseResilienceOptions>>(new SettingsValidator<DatabaseResilienceOptions>(DatabaseResilienceOptions.Section)));
         services.TryAddSingleton(sp => LeaseStoreDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value));
         services.TryAddSingleton(sp => new DatabaseResilience(
             sp.GetRequiredService<NpgsqlDataSource>(),

@@ -9,6 +9,9 @@ namespace CycleLock.Leasing;
 /// </summary>
 public sealed class CycleLockOptions
 {
+    /// <summary>The configuration section these settings bind from.</summary>
+    public const string Section = "CycleLock:Locks";
+
     /// <summary>Renew period P as a fraction of TTL. Default 1/6; (0, 1/3].</summary>
     [Range(0.01, 1.0 / 3)]
     public double RenewFraction { get; set; } = 1.0 / 6;

@@ -16,7 +16,7 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
         var floor = LeaseTiming.Floor(options);
         if (floor == TimeSpan.MaxValue)
         {
-            failures.Add($"CycleLock:Locks:RenewFraction/HolderTimeoutFraction/MarginFraction/EstimatedFailover: no TTL up to {RequestRules.MaxTtl} meets the timing budget " +
+            failures.Add($"{CycleLockOptions.Section}:RenewFraction/HolderTimeoutFraction/MarginFraction/EstimatedFailover: no TTL up to {RequestRules.MaxTtl} meets the timing budget " +
                          "(P/2 ≥ MinAttemptTimeout, P ≤ (TTL − m)/3, TTL − P − m ≥ MinDatabaseFaultTolerance" +
                          (options.FailoverFloor == FailoverFloorMode.Enforce ? ", TTL − P − m > T_failover, ht − m_w ≥ T_failover + interval + kt)." : ")."));
         }
@@ -27,12 +27,12 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
                 var t = LeaseTiming.For(ttl, options);
                 if (t.RenewPeriod > (ttl - t.Margin) / 3)
                 {
-                    failures.Add($"CycleLock:Locks:RenewFraction {options.RenewFraction}: P = {t.RenewPeriod} exceeds (TTL − m)/3 = {(ttl - t.Margin) / 3} at TTL {ttl} (rule: P ≤ (TTL − m)/3).");
+                    failures.Add($"{CycleLockOptions.Section}:RenewFraction {options.RenewFraction}: P = {t.RenewPeriod} exceeds (TTL − m)/3 = {(ttl - t.Margin) / 3} at TTL {ttl} (rule: P ≤ (TTL − m)/3).");
                 }
 
                 if (t.HolderTimeout <= t.RenewPeriod)
                 {
-                    failures.Add($"CycleLock:Locks:HolderTimeoutFraction {options.HolderTimeoutFraction}: ht = {t.HolderTimeout} is not above P = {t.RenewPeriod} at TTL {ttl} (rule: ht > P).");
+                    failures.Add($"{CycleLockOptions.Section}:HolderTimeoutFraction {options.HolderTimeoutFraction}: ht = {t.HolderTimeout} is not above P = {t.RenewPeriod} at TTL {ttl} (rule: ht > P).");
                 }
             }
         }
@@ -40,7 +40,7 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
         var smallestAttempt = options.MinAttemptTimeout < options.MaxAttemptTimeout ? options.MinAttemptTimeout : options.MaxAttemptTimeout;
         if (options.CoalescingWindow > smallestAttempt / 2)
         {
-            failures.Add($"CycleLock:Locks:CoalescingWindow {options.CoalescingWindow} exceeds min(MinAttemptTimeout, MaxAttemptTimeout) / 2 = {smallestAttempt / 2} " +
+            failures.Add($"{CycleLockOptions.Section}:CoalescingWindow {options.CoalescingWindow} exceeds min(MinAttemptTimeout, MaxAttemptTimeout) / 2 = {smallestAttempt / 2} " +
                          "(rule: a renewal handed to the coalescer early leaves at least half of the smallest attempt budget for its statement).");
         }
 

@@ -5,6 +5,9 @@ namespace CycleLock.Persistence;
 /// <summary>Where and how the lease store talks to PostgreSQL.</summary>
 public sealed class LeaseStoreOptions
 {
+    /// <summary>The configuration section these settings bind from.</summary>
+    public const string Section = "CycleLock:Store";
+
     /// <summary>Npgsql connection string (required). Never logged.</summary>
     [Required]
     public string ConnectionString { get; set; } = string.Empty;

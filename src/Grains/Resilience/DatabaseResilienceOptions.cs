@@ -5,6 +5,9 @@ namespace CycleLock.Resilience;
 /// <summary>The lease store's retry, timeout and circuit-breaker settings (one pipeline per silo).</summary>
 public sealed class DatabaseResilienceOptions
 {
+    /// <summary>The configuration section these settings bind from.</summary>
+    public const string Section = "CycleLock:Resilience";
+
     /// <summary>Longest single attempt; each attempt is also bounded by the caller's budget (≤ P/2 for renewals). Default 5 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan MaxAttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);

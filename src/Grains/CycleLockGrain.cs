@@ -20,19 +20,21 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
     private readonly TimeProvider _time;
     private readonly CycleLockOptions _options;
     private readonly ILogger<CycleLockGrain> _logger;
+    private readonly CycleLockMetrics _metrics;
     private LeaseCore? _core;
     private IGrainTimer? _timer;
     private WaitingRoom<ILockWaiter>? _room;
     private int _acquiresInFlight;
 
     /// <summary>Created by Orleans.</summary>
-    public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger)
+    public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger, CycleLockMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
         _time = time;
         _options = options.Value;
         _logger = logger;
+        _metrics = metrics;
     }
 
     private LeaseCore Core => _core ?? throw new InvalidOperationException("The grain is not activated.");
@@ -41,7 +43,7 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var activation = $"{GrainContext.Address.SiloAddress}/{GrainContext.ActivationId}";
-        _core = new LeaseCore(this.GetPrimaryKeyString(), activation, _store, _time, _options, _logger);
+        _core = new LeaseCore(this.GetPrimaryKeyString(), activation, _store, _time, _options, _logger, _metrics);
         _room = new WaitingRoom<ILockWaiter>(_options.MaxWaiters, _options.OfferWindow);
         return Task.CompletedTask;
     }

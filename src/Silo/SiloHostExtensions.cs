@@ -118,9 +118,15 @@ public static class SiloHostExtensions
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database")
             .AddCheck<MembershipHealthCheck>("membership", tags: ["live"]);
-        // CycleLock's meter and Npgsql's own (pool size and waits, command durations, connection timeouts), side by side.
+        // CycleLock's meter, the database pipeline's retries and breaker changes (Polly's resilience events; its per-call
+        // duration histograms are dropped: a recording on every statement of the hot path, and CycleLock's own attempt
+        // counts and renewal latency already say it), and Npgsql's own (pool size and waits, command durations,
+        // connection timeouts), side by side.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(CycleLockMeter.Name)
+            .AddMeter(CycleLockMetrics.MeterName)
+            .AddMeter("Polly")
+            .AddView("resilience.polly.pipeline.duration", MetricStreamConfiguration.Drop)
+            .AddView("resilience.polly.strategy.attempt.duration", MetricStreamConfiguration.Drop)
             .AddNpgsqlInstrumentation()
             .AddPrometheusExporter());
         return builder;

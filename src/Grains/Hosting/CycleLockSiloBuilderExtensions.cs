@@ -6,6 +6,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Polly;
+using Polly.Registry;
+using Polly.Telemetry;
 using Orleans.Configuration;
 
 namespace CycleLock.Hosting;
@@ -47,12 +50,22 @@ public static class CycleLockSiloBuilderExtensions
         services.AddOptions<DatabaseResilienceOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DatabaseResilienceOptions>>(new SettingsValidator<DatabaseResilienceOptions>(DatabaseResilienceOptions.Section)));
         services.TryAddSingleton(sp => LeaseStoreDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value));
+        services.AddMetrics();
+        services.TryAddSingleton<CycleLockMetrics>();
+
+        // The database pipeline in Polly's registry, with Polly's telemetry (the host's TelemetryOptions, our severities and tags).
+        services.AddResiliencePipeline(DatabaseResilience.PipelineName, static (builder, context) => DatabaseResilience.ConfigurePipeline(
+            builder,
+            context.ServiceProvider.GetRequiredService<IOptions<DatabaseResilienceOptions>>().Value,
+            context.ServiceProvider.GetRequiredService<IOptions<TelemetryOptions>>().Value));
         services.TryAddSingleton(sp => new DatabaseResilience(
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<IOptions<DatabaseResilienceOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<DatabaseResilience>>(),
-            sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value.ServiceId ?? sp.GetService<IOptions<ClusterOptions>>()?.Value.ServiceId));
+            sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value.ServiceId ?? sp.GetService<IOptions<ClusterOptions>>()?.Value.ServiceId,
+            sp.GetRequiredService<CycleLockMetrics>(),
+            sp.GetRequiredService<ResiliencePipelineProvider<string>>().GetPipeline(DatabaseResilience.PipelineName)));
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value;
@@ -66,7 +79,7 @@ public static class CycleLockSiloBuilderExtensions
             var locks = sp.GetRequiredService<IOptions<CycleLockOptions>>().Value;
             var store = sp.GetRequiredService<PostgresLeaseStore>();
             return locks.CoalesceRenewals
-                ? new CoalescingLeaseStore(store, locks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CoalescingLeaseStore>>())
+                ? new CoalescingLeaseStore(store, locks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CoalescingLeaseStore>>(), sp.GetRequiredService<CycleLockMetrics>())
                 : store;
         });
         services.AddHostedService<LeasePruner>();

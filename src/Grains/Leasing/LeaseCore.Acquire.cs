@@ -31,9 +31,9 @@ public sealed partial class LeaseCore
         }
 
         var sent = Now();
-        var started = CycleLockMeter.Now();
+        var started = CycleLockMetrics.Now();
         var result = await _store.AcquireAsync(_name, request.HolderId, request.HolderLabel, request.Key, request.Ttl, _activation, cancellationToken);
-        CycleLockMeter.Acquired(result.Outcome switch
+        _metrics.Acquired(result.Outcome switch
         {
             StoreOutcome.Granted => "granted",
             StoreOutcome.Reacquired => "reacquired",
@@ -42,7 +42,7 @@ public sealed partial class LeaseCore
             StoreOutcome.TtlMismatch => "ttl-mismatch",
             StoreOutcome.BusyOverloaded => "overloaded",
             _ => "busy",
-        }, CycleLockMeter.Since(started));
+        }, CycleLockMetrics.Since(started));
         switch (result.Outcome)
         {
             case StoreOutcome.Granted:

@@ -30,7 +30,7 @@ public sealed partial class LeaseCore
         {
             // Nothing promised is outstanding and the holder has been silent for ht: a stall.
             BeginEnding(EndingKind.Stall, ReleaseReason.Stalled.ToText());
-            CycleLockMeter.Stall();
+            _metrics.Stall();
             Log.Stalled(_logger, _name, lease.Epoch, now - _lastHeard);
         }
 
@@ -74,7 +74,7 @@ public sealed partial class LeaseCore
         {
             // The silo's background lane is full (a fleet died at once and its stall releases fell due together):
             // nothing was sent. Put the release off to a later turn, spread with jitter; not a failure, not logged.
-            CycleLockMeter.Deferred();
+            _metrics.Deferred();
             _timerRequest = new TimerRequest(DeferralDelay(), false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
@@ -111,13 +111,13 @@ public sealed partial class LeaseCore
     private async Task RenewAsync(ServedLease lease, CancellationToken cancellationToken)
     {
         var sent = Now();
-        var started = CycleLockMeter.Now();
+        var started = CycleLockMetrics.Now();
         // A scheduled renewal (the last one succeeded) was handed in early and may wait for its flush; a
         // retry goes out at once.
         var result = _failures == 0
             ? await _store.RenewAheadAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken)
             : await _store.RenewAsync(_name, lease.HolderId, lease.Epoch, _activation, lease.Timing.Ttl, cancellationToken);
-        CycleLockMeter.Renewed(result.Outcome.ToString(), CycleLockMeter.Since(started), result.Outcome == StoreOutcome.Renewed ? result.Remaining : null);
+        _metrics.Renewed(result.Outcome.ToString(), CycleLockMetrics.Since(started), result.Outcome == StoreOutcome.Renewed ? result.Remaining : null);
         if (!Serves(lease.HolderId, lease.Epoch))
         {
             return; // ended while the statement was in flight (cannot happen under serialization; defensive)
@@ -151,7 +151,7 @@ public sealed partial class LeaseCore
                 break;
             default:
                 Log.Lost(_logger, _name, lease.Epoch, "renewal found the lease re-granted, force-released or gone");
-                CycleLockMeter.Lost("re-granted");
+                _metrics.Lost("re-granted");
                 End(KeepAliveStatus.Lost, "lease re-granted, force-released or gone");
                 break;
         }
@@ -183,7 +183,7 @@ public sealed partial class LeaseCore
     // mid-deactivation), then deactivate; the holder's retry lands on an activation that adopts.
     private void BeginMoved(ServedLease lease)
     {
-        CycleLockMeter.MovedAnswer();
+        _metrics.MovedAnswer();
         _phase = LeasePhase.Moved;
         _timerRequest = new TimerRequest(Min(TimeSpan.FromMilliseconds(250), lease.Timing.RenewPeriod / 4), false);
     }
@@ -205,7 +205,7 @@ public sealed partial class LeaseCore
                 // The deadline below is taken from this statement's remaining time alone, which caps
                 // every new promise to what the database now allows.
                 ClockJumps++;
-                CycleLockMeter.ClockJump();
+                _metrics.ClockJump();
                 Log.ClockJump(_logger, _name, drift);
             }
         }

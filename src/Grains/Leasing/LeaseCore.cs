@@ -43,9 +43,11 @@ public sealed partial class LeaseCore
     private string _endingReason = string.Empty;
     private ForceReleaseRequest? _pendingForce;
     private TimerRequest? _timerRequest;
+    private readonly CycleLockMetrics _metrics;
 
-    /// <summary>Creates the core for lock <paramref name="name"/> served by <paramref name="activation"/>.</summary>
-    public LeaseCore(string name, string activation, ILeaseStore store, TimeProvider time, CycleLockOptions options, ILogger? logger = null)
+    /// <summary>Creates the core for lock <paramref name="name"/> served by <paramref name="activation"/>; it counts on
+    /// <paramref name="metrics"/> (default <see cref="CycleLockMetrics.Unhosted"/>).</summary>
+    public LeaseCore(string name, string activation, ILeaseStore store, TimeProvider time, CycleLockOptions options, ILogger? logger = null, CycleLockMetrics? metrics = null)
     {
         _name = LockName.Normalize(name);
         if (_name != name)
@@ -59,6 +61,7 @@ public sealed partial class LeaseCore
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _logger = logger ?? NullLogger.Instance;
+        _metrics = metrics ?? CycleLockMetrics.Unhosted;
         _origin = time.GetTimestamp();
         _floor = LeaseTiming.Floor(options);
     }
@@ -102,7 +105,7 @@ public sealed partial class LeaseCore
     {
         if (_lease is not null)
         {
-            CycleLockMeter.Hold(-1);
+            _metrics.Hold(-1);
         }
     }
 
@@ -183,7 +186,7 @@ public sealed partial class LeaseCore
                 if (result.PreviousActivation is { } previous && previous != _activation)
                 {
                     DisplacingAdoptions++;
-                    CycleLockMeter.DisplacingAdoption();
+                    _metrics.DisplacingAdoption();
                     Log.Adopted(_logger, _name, result.Epoch, previous);
                 }
 
@@ -221,7 +224,7 @@ public sealed partial class LeaseCore
         var isNew = _lease is null || _lease.HolderId != lease.HolderId || _lease.Epoch != lease.Epoch;
         if (_lease is null)
         {
-            CycleLockMeter.Hold(1);
+            _metrics.Hold(1);
         }
 
         _lease = lease;
@@ -250,7 +253,7 @@ public sealed partial class LeaseCore
 
         _phase = LeasePhase.Lost;
         _endingReason = reason;
-        CycleLockMeter.Lost("deadline");
+        _metrics.Lost("deadline");
         Log.Lost(_logger, _name, _lease!.Epoch, reason);
     }
 
@@ -275,7 +278,7 @@ public sealed partial class LeaseCore
         if (_lease is { } lease)
         {
             Remember(lease, status, reason);
-            CycleLockMeter.Hold(-1);
+            _metrics.Hold(-1);
         }
 
         _lease = null;

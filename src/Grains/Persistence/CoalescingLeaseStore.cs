@@ -19,14 +19,14 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
     private readonly TimeSpan _lead;
 
     /// <summary>Coalesces over <paramref name="inner"/>, which writes the batches.</summary>
-    public CoalescingLeaseStore(PostgresLeaseStore inner, CycleLockOptions options, TimeProvider time, ILogger<CoalescingLeaseStore> logger)
-        : this(inner, inner, options, time, logger)
+    public CoalescingLeaseStore(PostgresLeaseStore inner, CycleLockOptions options, TimeProvider time, ILogger<CoalescingLeaseStore> logger, CycleLockMetrics? metrics = null)
+        : this(inner, inner, options, time, logger, metrics)
     {
     }
 
     /// <summary>Coalesces over <paramref name="inner"/> with <paramref name="batches"/> writing the batches
     /// (the same store, or one a test wraps).</summary>
-    public CoalescingLeaseStore(ILeaseStore inner, IBatchLeaseStore batches, CycleLockOptions options, TimeProvider time, ILogger<CoalescingLeaseStore> logger)
+    public CoalescingLeaseStore(ILeaseStore inner, IBatchLeaseStore batches, CycleLockOptions options, TimeProvider time, ILogger<CoalescingLeaseStore> logger, CycleLockMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(batches);
@@ -42,7 +42,8 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
             _lead,
             options.MaxBatchSize,
             time,
-            logger);
+            logger,
+            metrics);
         _adopts = new CoalescingQueue<AdoptInput>(
             "adopt",
             static i => i.Name,
@@ -52,7 +53,8 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
             TimeSpan.Zero,
             options.MaxBatchSize,
             time,
-            logger);
+            logger,
+            metrics);
     }
 
     /// <inheritdoc />

@@ -26,6 +26,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly CycleLockMetrics _metrics;
     private readonly Lock _gate = new();
     private readonly List<Entry> _pending = [];
     private readonly SemaphoreSlim _wake = new(0);
@@ -42,7 +43,8 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         TimeSpan lead,
         int maxBatch,
         TimeProvider time,
-        ILogger logger)
+        ILogger logger,
+        CycleLockMetrics? metrics = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(lead, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
@@ -55,6 +57,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         _maxBatch = maxBatch;
         _time = time;
         _logger = logger;
+        _metrics = metrics ?? CycleLockMetrics.Unhosted;
         _loop = Task.Run(LoopAsync);
     }
 
@@ -244,11 +247,11 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
                 TaskScheduler.Default);
         }
 
-        var started = CycleLockMeter.Now();
+        var started = CycleLockMetrics.Now();
         try
         {
             var results = await _batch([.. groups.Select(g => g.Input)], groups.Min(g => _attemptTimeoutOf(g.Input)), batchCancel.Token).ConfigureAwait(false);
-            CycleLockMeter.Flushed(_kind, groups.Count, CycleLockMeter.Since(started));
+            _metrics.Flushed(_kind, groups.Count, CycleLockMetrics.Since(started));
             for (var i = 0; i < groups.Count; i++)
             {
                 groups[i].Complete(results[i]);
@@ -258,7 +261,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         {
             // A permanent error may be one row's (a constraint, a trigger): one statement per entry, so
             // only that entry fails. Name order, like the batch.
-            CycleLockMeter.FallBack(_kind);
+            _metrics.FallBack(_kind);
             LogFallback(_logger, _kind, groups.Count, e.GetType().Name, e.Message);
             foreach (var group in groups.OrderBy(g => g.Name, StringComparer.Ordinal))
             {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -7,6 +6,7 @@ using Npgsql;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using Polly.Telemetry;
 using Polly.Timeout;
 
 namespace CycleLock.Resilience;
@@ -18,27 +18,23 @@ namespace CycleLock.Resilience;
 /// exponential backoff and jitter, and a per-attempt timeout of min(MaxAttemptTimeout, the caller's
 /// remaining budget). A <c>TransientReconnect</c> failure clears the pool once (single-flight) before the
 /// retry, so it runs on a fresh connection. Only idempotent statements are executed through it.
+/// The pipeline's shape is <see cref="ConfigurePipeline"/>; a silo registers it with Polly's DI
+/// (<c>AddResiliencePipeline(PipelineName, …)</c>), whose telemetry meters and logs its retries and breaker changes
+/// (meter <c>Polly</c>, tagged with the operation, the matcher rule and the service).
 /// </summary>
 public sealed partial class DatabaseResilience
 {
-    /// <summary>The meter every CycleLock database count is reported on.</summary>
-    public const string MeterName = "CycleLock";
+    /// <summary>The key of the pipeline in Polly's registry (<c>ResiliencePipelineProvider&lt;string&gt;</c>).</summary>
+    public const string PipelineName = "cyclelock-db";
 
     private static readonly ResiliencePropertyKey<OperationInfo> Operation = new("cyclelock.operation");
     private static readonly ResiliencePropertyKey<CancellationToken> CallerToken = new("cyclelock.caller");
     private static readonly ResiliencePropertyKey<long> AttemptStarted = new("cyclelock.attempt-started");
     private static readonly ResiliencePropertyKey<string> LastTransient = new("cyclelock.last-transient");
     private static readonly ResiliencePropertyKey<TimeSpan> AttemptTimeout = new("cyclelock.attempt-timeout");
-    private static readonly TimeSpan MinClearInterval = TimeSpan.FromMilliseconds(500);
-    private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("cyclelock.db.attempts", description: "Database attempts by operation and outcome (success or the matcher rule).");
-    private static readonly Counter<long> FirstAttempts = Meter.CreateCounter<long>("cyclelock.db.first_attempts", description: "First attempts of executions, by operation and outcome (success or the matcher rule).");
     private static readonly ResiliencePropertyKey<int> AttemptIndex = new("cyclelock.attempt-index");
-    private static readonly Counter<long> Retries = Meter.CreateCounter<long>("cyclelock.db.retries", description: "Retries by operation and matcher rule.");
-    private static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("cyclelock.db.reconnects", description: "Pool clears after a reconnect-class failure.");
-    private static readonly Counter<long> GiveUps = Meter.CreateCounter<long>("cyclelock.db.giveups", description: "Executions that failed, by operation and matcher rule.");
-    private static readonly Counter<long> BreakerChanges = Meter.CreateCounter<long>("cyclelock.db.breaker", description: "Circuit breaker state changes.");
-    private static readonly Counter<long> Shed = Meter.CreateCounter<long>("cyclelock.db.shed", description: "Statements refused as overloaded before they were sent, by operation and lane.");
+    private static readonly ResiliencePropertyKey<DatabaseResilience> Executor = new("cyclelock.executor");
+    private static readonly TimeSpan MinClearInterval = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan LogWindow = TimeSpan.FromSeconds(10);
 
     private readonly NpgsqlDataSource _dataSource;
@@ -52,18 +48,22 @@ public sealed partial class DatabaseResilience
     private readonly ConcurrencyLimiter _foreground;
     private readonly ConcurrencyLimiter _background;
     private readonly ConcurrentDictionary<(string Operation, string Rule), (long Since, int Suppressed)> _gaveUpLogged = new();
+    private readonly CycleLockMetrics _metrics;
 
-    /// <summary>Builds the pipeline over <paramref name="dataSource"/>; <paramref name="scope"/> (the ServiceId) tags its metrics.</summary>
-    public DatabaseResilience(NpgsqlDataSource dataSource, DatabaseResilienceOptions options, TimeProvider? time = null, ILogger<DatabaseResilience>? logger = null, string? scope = null)
+    /// <summary>Runs statements over <paramref name="dataSource"/> through <paramref name="pipeline"/> (from Polly's registry,
+    /// shaped by <see cref="ConfigurePipeline"/>; default: one built here, with telemetry to no logger);
+    /// <paramref name="scope"/> (the ServiceId) tags its metrics.</summary>
+    public DatabaseResilience(NpgsqlDataSource dataSource, DatabaseResilienceOptions options, TimeProvider? time = null, ILogger<DatabaseResilience>? logger = null, string? scope = null, CycleLockMetrics? metrics = null, ResiliencePipeline? pipeline = null)
     {
         _scope = new("service", scope ?? string.Empty);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _metrics = metrics ?? CycleLockMetrics.Unhosted;
         _foreground = Lane(_options.MaxConcurrentStatements);
         _background = Lane(_options.MaxConcurrentBackgroundStatements);
-        Pipeline = Build();
+        Pipeline = pipeline ?? BuildUnregistered(_options, _time);
     }
 
     private ConcurrencyLimiter Lane(int permits) => new(new ConcurrencyLimiterOptions
@@ -83,11 +83,12 @@ public sealed partial class DatabaseResilience
     {
         // A caller that gave up costs nothing: no permit, no connection, no statement.
         cancellationToken.ThrowIfCancellationRequested();
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        var context = ResilienceContextPool.Shared.Get(operation, cancellationToken);
         var info = new OperationInfo(operation, lockName, epoch);
         context.Properties.Set(Operation, info);
         context.Properties.Set(CallerToken, cancellationToken);
         context.Properties.Set(AttemptTimeout, attemptTimeout ?? _options.MaxAttemptTimeout);
+        context.Properties.Set(Executor, this);
         try
         {
             return await Pipeline.ExecuteAsync(
@@ -103,14 +104,14 @@ public sealed partial class DatabaseResilience
                         // across backoffs); a permit not granted within the queue wait refuses the statement unsent.
                         using var permit = await state.Self.PermitAsync(state.Lane, op.Name, index, ctx.CancellationToken, ctx.Properties.GetValue(CallerToken, default)).ConfigureAwait(false);
                         var result = await state.Statement(ctx.CancellationToken).ConfigureAwait(false);
-                        Count(op.Name, "success", index, state.Scope);
+                        state.Self._metrics.Attempt(op.Name, "success", index == 0, state.Scope);
                         return result;
                     }
                     catch (Exception e)
                     {
                         var caller = ctx.Properties.GetValue(CallerToken, default);
                         var match = TransientErrorMatcher.Classify(e, caller, attemptTimedOut: ctx.CancellationToken.IsCancellationRequested && !caller.IsCancellationRequested);
-                        Count(op.Name, match.Rule, index, state.Scope);
+                        state.Self._metrics.Attempt(op.Name, match.Rule, index == 0, state.Scope);
                         if (match.IsTransient)
                         {
                             ctx.Properties.Set(LastTransient, match.Rule);
@@ -128,7 +129,7 @@ public sealed partial class DatabaseResilience
             var rule = match.Class == ErrorClass.Stop && context.Properties.TryGetValue(LastTransient, out var last) ? "budget-exhausted:" + last : match.Rule;
             if ((match.Class != ErrorClass.Stop || rule != match.Rule) && match.Rule is not ("circuit-open" or "overloaded"))
             {
-                GiveUps.Add(1, new("op", operation), new("rule", rule), _scope);
+                _metrics.GaveUp(operation, rule, _scope);
                 if (ShouldLog(operation, rule, out var suppressed))
                 {
                     LogGaveUp(_logger, operation, lockName, epoch, rule, match.Class, e.GetType().Name, suppressed);
@@ -176,7 +177,7 @@ public sealed partial class DatabaseResilience
         {
         }
 
-        Shed.Add(1, new("op", operation), new("lane", tag), _scope);
+        _metrics.Refused(operation, tag, _scope);
         var message = $"The silo's {tag} database work is at its bound ({permits} statements at once); {operation} was not sent.";
         throw attemptIndex == 0
             ? new DatabaseOverloadedException(message)
@@ -212,74 +213,97 @@ public sealed partial class DatabaseResilience
         }
     }
 
-    private static void Count(string op, string outcome, int attemptIndex, KeyValuePair<string, object?> scope)
+    /// <summary>
+    /// The pipeline: a circuit breaker over whole executions, retries classified by <see cref="TransientErrorMatcher"/>,
+    /// the per-attempt timeout; and its telemetry (over <paramref name="telemetry"/>, the host's, whose logger factory it
+    /// keeps): retries and attempts are logged at Debug (a give-up is logged by <see cref="ExecuteAsync{T}"/>, once per
+    /// operation and rule per 10 s), breaker changes at Warning and Information, and every event is tagged with the
+    /// operation (<c>op</c>), the matcher rule (<c>rule</c>) and the service (<c>service</c>). The builder's own
+    /// telemetry options are replaced for this pipeline only.
+    /// </summary>
+    public static void ConfigurePipeline(ResiliencePipelineBuilder builder, DatabaseResilienceOptions options, TelemetryOptions? telemetry = null)
     {
-        Attempts.Add(1, new("op", op), new("outcome", outcome), scope);
-        if (attemptIndex == 0)
-        {
-            FirstAttempts.Add(1, new("op", op), new("outcome", outcome), scope);
-        }
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        var ours = new TelemetryOptions(telemetry ?? new TelemetryOptions()) { SeverityProvider = Severity };
+        ours.MeteringEnrichers.Add(new Enricher());
+        builder.ConfigureTelemetry(ours)
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                Name = "cyclelock-db-breaker",
+                FailureRatio = options.BreakerFailureRatio,
+                MinimumThroughput = options.BreakerMinimumThroughput,
+                SamplingDuration = options.BreakerSamplingDuration,
+                BreakDuration = options.BreakerBreakDuration,
+                // A failure for the breaker: a transient error, or the caller's budget running out after at least one
+                // transient attempt (during an outage most renewals end that way).
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
+                    && (TransientErrorMatcher.Classify(e, args.Context.CancellationToken) is { IsTransient: true, Rule: not "circuit-open" }
+                        || (e is OperationCanceledException && args.Context.Properties.TryGetValue(LastTransient, out _)))),
+            })
+            .AddRetry(new RetryStrategyOptions
+            {
+                Name = "cyclelock-db-retry",
+                MaxRetryAttempts = options.MaxRetryAttempts,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.BaseDelay,
+                MaxDelay = options.MaxDelay,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && Classify(e, args.Context) is { IsTransient: true, Rule: not "circuit-open" }),
+                OnRetry = args => Classify(args.Outcome.Exception!, args.Context).Class == ErrorClass.TransientReconnect
+                    && args.Context.Properties.TryGetValue(Executor, out var executor)
+                        ? new ValueTask(executor.ReconnectAsync(args.Context.Properties.GetValue(AttemptStarted, long.MaxValue), args.Context.CancellationToken))
+                        : default,
+            })
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                Name = "cyclelock-db-attempt-timeout",
+                TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(AttemptTimeout, options.MaxAttemptTimeout)),
+            });
     }
 
-    private ResiliencePipeline Build() => new ResiliencePipelineBuilder { TimeProvider = _time }
-        .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+    // Without a registry (tests, the benchmark's baseline): the same shape, telemetry metered but not logged.
+    private static ResiliencePipeline BuildUnregistered(DatabaseResilienceOptions options, TimeProvider time)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        ConfigurePipeline(builder, options);
+        return builder.Build();
+    }
+
+    private static ErrorMatch Classify(Exception e, ResilienceContext context) =>
+        TransientErrorMatcher.Classify(e, context.Properties.GetValue(CallerToken, default), e is TimeoutRejectedException);
+
+    // Retries, attempts and timeouts are routine under a fault and metered anyway: Debug. Breaker changes are the news.
+    private static ResilienceEventSeverity Severity(SeverityProviderArguments args) => args.Event.EventName switch
+    {
+        "OnCircuitOpened" => ResilienceEventSeverity.Warning,
+        "OnCircuitClosed" => ResilienceEventSeverity.Information,
+        "OnRetry" or "ExecutionAttempt" or "OnTimeout" or "OnCircuitHalfOpened" => ResilienceEventSeverity.Debug,
+        _ => args.Event.Severity,
+    };
+
+    // Polly's events carry the operation, the matcher rule of the outcome and the service, as CycleLock's counters do.
+    private sealed class Enricher : MeteringEnricher
+    {
+        public override void Enrich<TResult, TArgs>(in EnrichmentContext<TResult, TArgs> context)
         {
-            Name = "cyclelock-db-breaker",
-            FailureRatio = _options.BreakerFailureRatio,
-            MinimumThroughput = _options.BreakerMinimumThroughput,
-            SamplingDuration = _options.BreakerSamplingDuration,
-            BreakDuration = _options.BreakerBreakDuration,
-            // A failure for the breaker: a transient error, or the caller's budget running out after at least one
-            // transient attempt (during an outage most renewals end that way).
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
-                && (TransientErrorMatcher.Classify(e, args.Context.CancellationToken) is { IsTransient: true, Rule: not "circuit-open" }
-                    || (e is OperationCanceledException && args.Context.Properties.TryGetValue(LastTransient, out _)))),
-            OnOpened = args =>
+            var resilience = context.TelemetryEvent.Context;
+            if (resilience.Properties.TryGetValue(Operation, out var op))
             {
-                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "open"), _scope);
-                LogBreaker(_logger, "open", args.BreakDuration);
-                return default;
-            },
-            OnHalfOpened = _ =>
+                context.Tags.Add(new("op", op.Name));
+            }
+
+            if (context.TelemetryEvent.Outcome?.Exception is { } e)
             {
-                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "half-open"), _scope);
-                return default;
-            },
-            OnClosed = _ =>
+                context.Tags.Add(new("rule", Classify(e, resilience).Rule));
+            }
+
+            if (resilience.Properties.TryGetValue(Executor, out var executor))
             {
-                BreakerChanges.Add(1, new KeyValuePair<string, object?>("state", "closed"), _scope);
-                LogBreaker(_logger, "closed", TimeSpan.Zero);
-                return default;
-            },
-        })
-        .AddRetry(new RetryStrategyOptions
-        {
-            Name = "cyclelock-db-retry",
-            MaxRetryAttempts = _options.MaxRetryAttempts,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = _options.BaseDelay,
-            MaxDelay = _options.MaxDelay,
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
-                && TransientErrorMatcher.Classify(e, args.Context.Properties.GetValue(CallerToken, default), e is TimeoutRejectedException) is { IsTransient: true, Rule: not "circuit-open" }),
-            OnRetry = async args =>
-            {
-                var op = args.Context.Properties.GetValue(Operation, default);
-                var match = TransientErrorMatcher.Classify(args.Outcome.Exception!, args.Context.Properties.GetValue(CallerToken, default), args.Outcome.Exception is TimeoutRejectedException);
-                Retries.Add(1, new("op", op.Name), new("rule", match.Rule), _scope);
-                LogRetry(_logger, op.Name, op.Lock, op.Epoch, match.Rule, args.AttemptNumber + 1, args.RetryDelay);
-                if (match.Class == ErrorClass.TransientReconnect)
-                {
-                    await ReconnectAsync(args.Context.Properties.GetValue(AttemptStarted, long.MaxValue), args.Context.CancellationToken).ConfigureAwait(false);
-                }
-            },
-        })
-        .AddTimeout(new TimeoutStrategyOptions
-        {
-            Name = "cyclelock-db-attempt-timeout",
-            TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(AttemptTimeout, _options.MaxAttemptTimeout)),
-        })
-        .Build();
+                context.Tags.Add(executor._scope);
+            }
+        }
+    }
 
     // Single-flight: the first caller clears the pool; callers arriving while it runs wait for the same task.
     // An attempt that took its connection before the last clear does not clear again (the pool it used is
@@ -313,21 +337,15 @@ public sealed partial class DatabaseResilience
     {
         await Task.Yield();
         _dataSource.Clear();
-        Reconnects.Add(1, _scope);
+        _metrics.Reconnected(_scope);
         LogReconnect(_logger);
     }
 
     private readonly record struct OperationInfo(string Name, string? Lock, long? Epoch);
-
-    [LoggerMessage(1, LogLevel.Debug, "Lease store {Operation} lock {Lock} epoch {Epoch}: retry {Attempt} after {Delay} (rule {Rule})")]
-    private static partial void LogRetry(ILogger logger, string operation, string? @lock, long? epoch, string rule, int attempt, TimeSpan delay);
 
     [LoggerMessage(2, LogLevel.Information, "Lease store: cleared the connection pool to reconnect")]
     private static partial void LogReconnect(ILogger logger);
 
     [LoggerMessage(3, LogLevel.Warning, "Lease store {Operation} lock {Lock} epoch {Epoch} gave up: rule {Rule} ({Class}, {ExceptionType}); {Suppressed} more like it in the last 10 s were counted, not logged")]
     private static partial void LogGaveUp(ILogger logger, string operation, string? @lock, long? epoch, string rule, ErrorClass @class, string exceptionType, int suppressed);
-
-    [LoggerMessage(4, LogLevel.Warning, "Lease store circuit breaker {State} (break {BreakDuration})")]
-    private static partial void LogBreaker(ILogger logger, string state, TimeSpan breakDuration);
 }

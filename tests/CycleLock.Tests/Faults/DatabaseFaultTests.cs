@@ -36,7 +36,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         TestContext.Current.SendDiagnosticMessage($"terminate storm: {terminated} backends terminated; {metrics.Describe()}");
         // Coalesced renewals keep few connections open (one statement per flush), so fewer backends exist to kill.
         Assert.True(terminated >= 10, $"only {terminated} backends terminated");
-        Assert.True(metrics.Count("cyclelock.db.retries") > 0, "no renewal needed a retry: the storm did not bite");
+        Assert.True(metrics.Count(DbMetrics.Retries) > 0, "no renewal needed a retry: the storm did not bite");
         await AssertNoLeaseLostAsync(serviceId, handles, "after the terminate storm");
         await ReleaseAllAsync(handles);
     }
@@ -91,7 +91,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
         await Task.Delay(Ttl / 2);
 
         TestContext.Current.SendDiagnosticMessage($"pgbouncer restart (2 s down): {metrics.Describe()}");
-        Assert.True(metrics.Renewals("cyclelock.db.retries") > 0, "no renewal met the restart");
+        Assert.True(metrics.Renewals(DbMetrics.Retries) > 0, "no renewal met the restart");
         await AssertNoLeaseLostAsync(serviceId, handles, "after the PgBouncer restart");
         await ReleaseAllAsync(handles);
     }
@@ -172,7 +172,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
             TestContext.Current.SendDiagnosticMessage($"{what}: {error.GetType().Name} '{error.Message}' after {watch.ElapsedMilliseconds} ms; {metrics.Describe()}");
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"{what}: took {watch.Elapsed}");
             Assert.Equal(1, metrics.Count("cyclelock.db.attempts", "acquire"));
-            Assert.Equal(0, metrics.Count("cyclelock.db.retries"));
+            Assert.Equal(0, metrics.Count(DbMetrics.Retries));
             Assert.Equal(ErrorClass.Permanent, TransientErrorMatcher.Classify(error).Class);
             Assert.True(error.Message.Contains("password", StringComparison.OrdinalIgnoreCase) || error.Message.Contains("database", StringComparison.OrdinalIgnoreCase), $"{what}: unclear message '{error.Message}'");
         }

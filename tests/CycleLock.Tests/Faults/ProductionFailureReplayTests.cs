@@ -51,7 +51,7 @@ public sealed class ProductionFailureReplayTests(FaultDatabase database) : Fault
         var renewals = firstAttempts.Values.Sum();
         await Wait.UntilAsync(() => metrics.Count("cyclelock.db.attempts", "renew", "success") >= renewals, TimeSpan.FromSeconds(30), $"{renewals} renewal statements to succeed");
         var firstAttemptFailures = firstAttempts.GetValueOrDefault("pooler-transient");
-        var retries = metrics.Count("cyclelock.db.retries", "renew");
+        var retries = metrics.Count(DbMetrics.Retries, "renew");
         var closes = await bouncer.CountLogAsync("client_idle_timeout") - closesBefore;
         TestContext.Current.SendDiagnosticMessage($"replay (per-lock renewal path): {renewals} renewal statements healed, {firstAttemptFailures} first attempts failed with client_idle_timeout, {retries} retries, {closes} client_idle_timeout closes in PgBouncer's log; {metrics.Describe()}");
 

@@ -1,12 +1,19 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using CycleLock.Resilience;
 
 namespace CycleLock.Tests.Infrastructure;
 
-/// <summary>Collects the lease store's database counters for one ServiceId (other tests run alongside).</summary>
+/// <summary>Collects the lease store's database counters for one ServiceId (other tests run alongside): CycleLock's
+/// own (<c>cyclelock.db.*</c>) and the pipeline's Polly events (<see cref="Retries"/>, <see cref="BreakerOpened"/>).</summary>
 public sealed class DbMetrics : IDisposable
 {
+    /// <summary>Polly's retry events of the pipeline (by op and matcher rule).</summary>
+    public const string Retries = "polly:OnRetry";
+
+    /// <summary>Polly's breaker-opened events of the pipeline.</summary>
+    public const string BreakerOpened = "polly:OnCircuitOpened";
+
+    private const string PollyEvents = "resilience.polly.strategy.events";
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(string Instrument, string Op, string Detail), long> _counts = new();
 
@@ -14,14 +21,18 @@ public sealed class DbMetrics : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == DatabaseResilience.MeterName)
+            if (instrument.Meter.Name == CycleLockMetrics.MeterName || (instrument.Meter.Name == "Polly" && instrument.Name == PollyEvents))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument.Name, value, tags));
+        _listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => Record(instrument.Name, value, tags));
+        _listener.Start();
+
+        void Record(string instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            string? service = null, op = null, detail = null;
+            string? service = null, op = null, detail = null, pollyEvent = null;
             foreach (var tag in tags)
             {
                 switch (tag.Key)
@@ -29,15 +40,16 @@ public sealed class DbMetrics : IDisposable
                     case "service": service = tag.Value as string; break;
                     case "op": op = tag.Value as string; break;
                     case "outcome" or "rule" or "state": detail = tag.Value as string; break;
+                    case "event.name": pollyEvent = tag.Value as string; break;
                 }
             }
 
             if (service == serviceId)
             {
-                _counts.AddOrUpdate((instrument.Name, op ?? string.Empty, detail ?? string.Empty), value, (_, v) => v + value);
+                var name = instrument == PollyEvents ? "polly:" + pollyEvent : instrument;
+                _counts.AddOrUpdate((name, op ?? string.Empty, detail ?? string.Empty), value, (_, v) => v + value);
             }
-        });
-        _listener.Start();
+        }
     }
 
     /// <summary>Sum of an instrument's measurements, optionally for one operation and one outcome/rule.</summary>

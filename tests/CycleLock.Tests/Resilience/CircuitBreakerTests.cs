@@ -58,7 +58,7 @@ public sealed class CircuitBreakerTests
         Assert.IsNotType<BrokenCircuitException>(probe);
         Assert.IsType<BrokenCircuitException>(after);
         Assert.Equal(1, metrics.Count("cyclelock.db.first_attempts") - beforeProbe);
-        Assert.True(metrics.Count("cyclelock.db.breaker", detail: "open") >= 2, metrics.Describe());
+        Assert.True(metrics.Count(DbMetrics.BreakerOpened) >= 2, metrics.Describe());
     }
 
     private static int ClosedPort()

@@ -66,7 +66,7 @@ public sealed partial class PostgresLeaseStoreTests
         await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.AcquireAsync(name, y, "y", ky, Long, "act-1", None), StoreOutcome.BusyGuard);
 
         Assert.True(metrics.Count("cyclelock.db.giveups") == 0, $"a routine busy answer counted as a give-up: {metrics.Describe()}");
-        Assert.True(metrics.Count("cyclelock.db.retries") == 0, $"a lock timeout was retried: {metrics.Describe()}");
+        Assert.True(metrics.Count(DbMetrics.Retries) == 0, $"a lock timeout was retried: {metrics.Describe()}");
         Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
     }
 

@@ -2,6 +2,28 @@ namespace CycleLock.Client;
 
 public sealed partial class CycleLockClient
 {
+    /// <summary>The same as <see cref="WithRefreshingLockAsync{T}"/> for work that returns no value (a job's
+    /// <c>Task</c>); the result's <see cref="LockRunResult{T}.Value"/> is true when the work ran to completion.</summary>
+    public Task<LockRunResult<bool>> WithRefreshingLockAsync(
+        string name,
+        TimeSpan ttl,
+        Func<LockHandle, CancellationToken, Task> work,
+        RefreshingLockOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return WithRefreshingLockAsync(
+            name,
+            ttl,
+            async (lease, ct) =>
+            {
+                await work(lease, ct).ConfigureAwait(false);
+                return true;
+            },
+            options,
+            cancellationToken);
+    }
+
     /// <summary>
     /// Acquires <paramref name="name"/> (waiting up to <see cref="RefreshingLockOptions.WaitTimeout"/>), runs
     /// <paramref name="work"/> with a token that is cancelled when ownership is lost (or on

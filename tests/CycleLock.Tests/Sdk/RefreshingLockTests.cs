@@ -26,6 +26,21 @@ public sealed class RefreshingLockTests(SdkClusterFixture fixture) : SdkTestBase
     }
 
     [Fact]
+    public async Task Completed_WorkWithoutAValue_ReleasedAsCompleted()
+    {
+        var name = NewName("run-task");
+        long seen = 0;
+        var result = await Locks("runner").WithRefreshingLockAsync(name, Ttl, async (handle, ct) =>
+        {
+            await Task.Delay(10, ct);
+            seen = handle.Epoch;
+        });
+        Assert.Equal((LockRunOutcome.Completed, true), (result.Outcome, result.Value));
+        Assert.Equal(result.Epoch, seen);
+        Assert.Contains(await HistoryAsync(name), h => h.Event == "released" && h.Reason == "completed");
+    }
+
+    [Fact]
     public async Task NotAcquired_WhenBusy_WorkNeverRuns()
     {
         var name = NewName("run-busy");

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using CycleLock.Testing;
 using Npgsql;
 
 namespace CycleLock.Benchmarks;
@@ -17,23 +17,14 @@ public static partial class PgBench
             SELECT epoch AS e, holder_id AS h FROM cyclelock.acquire(':service', 'b1-pgbench/' || :client_id || '/' || :n, gen_random_uuid(), 'pgbench', '\x01'::bytea, interval '30 seconds', 'pgbench', 250) \gset
             SELECT outcome FROM cyclelock.release(':service', 'b1-pgbench/' || :client_id || '/' || :n, ':h'::uuid, '\x01'::bytea, :e, 'pgbench', 'completed', true, 3);
             """);
-        var start = new ProcessStartInfo(pgbench, ["-n", "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture),
-            "-f", script, "-D", $"service={serviceId}", "-h", cs.Host!, "-p", cs.Port.ToString(CultureInfo.InvariantCulture), "-U", cs.Username!, cs.Database!])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        var (exitCode, output, error) = await Tools.RunAsync(pgbench, ["-n", "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2", "-T", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+            "-f", script, "-D", $"service={serviceId}", "-h", cs.Host!, "-p", cs.Port.ToString(CultureInfo.InvariantCulture), "-U", cs.Username!, cs.Database!], throwOnError: false);
         File.Delete(script);
         var tps = Tps().Match(output);
         var latency = Latency().Match(output);
-        if (process.ExitCode != 0 || !tps.Success)
+        if (exitCode != 0 || !tps.Success)
         {
-            throw new InvalidOperationException($"pgbench failed ({process.ExitCode}): {output} {error}");
+            throw new InvalidOperationException($"pgbench failed ({exitCode}): {output} {error}");
         }
 
         var perSecond = double.Parse(tps.Groups[1].Value, CultureInfo.InvariantCulture);

@@ -5,6 +5,7 @@ using CycleLock;
 using CycleLock.Benchmarks;
 using CycleLock.Client;
 using CycleLock.Persistence;
+using CycleLock.Testing;
 using Medallion.Threading.Postgres;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -40,7 +41,9 @@ foreach (var setting in new[] { "server_version", "synchronous_commit", "fsync",
 Console.WriteLine($"CycleLock benchmarks ({(smoke ? "smoke mode: tiny sizes, no targets" : "full")}) — {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
 Console.WriteLine("PostgreSQL: " + string.Join(", ", settings.Select(s => $"{s.Key}={s.Value}")) + "; pool size 16 for the silo and the baselines");
 
-await using var silo = await SiloProcess.StartAsync(pooled, serviceId);
+// Server GC, as deployed (B4 measures its memory); a crash's standard error is shown as it comes.
+await using var silo = SiloProcess.Start(pooled, serviceId, clusterId: "bench", serverGc: true, onErrorLine: line => Console.Error.WriteLine($"[silo] {line}"));
+await silo.WaitHealthyAsync(TimeSpan.FromSeconds(60));
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.AddCycleLockClient(

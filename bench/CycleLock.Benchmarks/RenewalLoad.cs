@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using CycleLock.Testing;
 using Npgsql;
 
 namespace CycleLock.Benchmarks;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using CycleLock.Chaos.Checking;
+using CycleLock.Testing;
 using Npgsql;
 
 namespace CycleLock.Chaos.Harness;
@@ -19,8 +20,8 @@ public sealed class ChaosHarness(ChaosSettings settings)
     private readonly List<WorkerFault> _workerFaults = [];
     private readonly List<string> _unbitten = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private LocalPostgres? _postgres;
-    private LocalPgBouncer? _bouncer;
+    private PostgresCluster? _postgres;
+    private PgBouncer? _bouncer;
     private readonly List<SiloNode> _silos = [];
     private readonly List<ManagedProcess> _workers = [];
     private readonly List<TcpProxy> _proxies = [];
@@ -45,7 +46,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
         {
             try
             {
-                worker.Signal(Shell.SigCont);
+                await worker.SignalAsync(Signal.Cont);
             }
             catch (InvalidOperationException)
             {
@@ -82,7 +83,8 @@ public sealed class ChaosHarness(ChaosSettings settings)
         Log($"chaos run ({(settings.Long ? "long" : "short")} mode): {settings.Workers} workers, {settings.Locks} locks, TTL {settings.Ttl.TotalSeconds:0} s, " +
             $"{settings.Duration.TotalMinutes:0.0} min of faults; budgets: database {settings.DatabaseBudget.TotalSeconds:0.00} s (TTL − P − m), " +
             $"silo {settings.SiloBudget.TotalSeconds:0.00} s (ht − m_w − interval − kt); logs in {settings.Directory}");
-        _postgres = await LocalPostgres.StartAsync(Path.Combine(settings.Directory, "pg"));
+        // track_commit_timestamp: the checker orders commits by the database's own commit times.
+        _postgres = await PostgresCluster.StartAsync(Path.Combine(settings.Directory, "pg"), ["track_commit_timestamp=on"]);
         try
         {
             return await RunWithDatabaseAsync();
@@ -115,8 +117,8 @@ public sealed class ChaosHarness(ChaosSettings settings)
 
     private async Task<int> RunWithDatabaseAsync()
     {
-        await Shell.RunAsync("dotnet", [settings.SiloDll, "migrate"], throwOnError: true, environment: new() { ["CycleLock__ConnectionString"] = _postgres!.ConnectionString });
-        await using (var db = NpgsqlDataSource.Create(_postgres.ConnectionString))
+        await Tools.RunAsync("dotnet", [settings.SiloDll, "migrate"], environment: new Dictionary<string, string> { ["CycleLock__ConnectionString"] = Database });
+        await using (var db = NpgsqlDataSource.Create(Database))
         {
             await using var ddl = db.CreateCommand("""
                 CREATE SCHEMA IF NOT EXISTS chaos;
@@ -125,10 +127,11 @@ public sealed class ChaosHarness(ChaosSettings settings)
             await ddl.ExecuteNonQueryAsync();
         }
 
-        _bouncer = await LocalPgBouncer.StartAsync(Path.Combine(settings.Directory, "pgbouncer"), _postgres.Port);
-        _silos.Add(new SiloNode("silo-1", "chaos", settings, ServiceId, _bouncer.ConnectionString, proxied: true));
-        _silos.Add(new SiloNode("silo-2", "chaos", settings, ServiceId, _bouncer.ConnectionString, proxied: true));
-        _silos.Add(new SiloNode("silo-b", "chaos-b", settings, ServiceId, _bouncer.ConnectionString, proxied: false));
+        _bouncer = await PgBouncer.StartAsync(_postgres!.Port, maxClientConnections: 1000, defaultPoolSize: 60, directory: Path.Combine(settings.Directory, "pgbouncer"));
+        var pooled = _bouncer.ConnectionString();
+        _silos.Add(new SiloNode("silo-1", "chaos", settings, ServiceId, pooled, proxied: true));
+        _silos.Add(new SiloNode("silo-2", "chaos", settings, ServiceId, pooled, proxied: true));
+        _silos.Add(new SiloNode("silo-b", "chaos-b", settings, ServiceId, pooled, proxied: false));
         foreach (var silo in _silos)
         {
             await silo.StartAsync();
@@ -137,7 +140,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
         // Workers reach the main silos only through these proxies (at the gateways' advertised ports).
         foreach (var silo in _silos.Take(2))
         {
-            _proxies.Add(new TcpProxy(silo.Gateway, silo.ListeningGateway, WorkerPids));
+            _proxies.Add(new TcpProxy(silo.Gateway.Port, silo.ListeningGateway.Port, WorkerPids));
         }
 
         Log("silos live: silo-1, silo-2 (cluster chaos), silo-b (cluster chaos-b, same ServiceId)");
@@ -147,7 +150,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
             List<string> args =
             [
                 "worker", "--id", i.ToString(CultureInfo.InvariantCulture), "--service-id", ServiceId,
-                "--connection", _bouncer.ConnectionString, "--locks", settings.Locks.ToString(CultureInfo.InvariantCulture),
+                "--connection", pooled, "--locks", settings.Locks.ToString(CultureInfo.InvariantCulture),
                 "--ttl-seconds", settings.Ttl.TotalSeconds.ToString(CultureInfo.InvariantCulture),
                 "--log", Path.Combine(settings.Directory, $"worker-{i}.jsonl"),
             ];
@@ -161,7 +164,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
                 args.AddRange(["--gateway-b", _silos[2].Gateway.ToString()]);
             }
 
-            var process = ManagedProcess.Start($"worker-{i}", settings.ChaosDll, args, new Dictionary<string, string>(), Path.Combine(settings.Directory, $"worker-{i}.log"));
+            var process = ManagedProcess.Start($"worker-{i}", "dotnet", [settings.ChaosDll, .. args], logPath: Path.Combine(settings.Directory, $"worker-{i}.log"));
             readiness.Add(process.WatchAsync("READY"));
             lock (_workers)
             {
@@ -232,7 +235,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
             }
         }
 
-        var evidence = await Evidence.GatherAsync(_postgres!.ConnectionString, ServiceId, settings, _faults, _workerFaults, _unbitten, _silos.Sum(s => s.RenewRetries), _silos.Sum(s => s.Moved));
+        var evidence = await Evidence.GatherAsync(Database, ServiceId, settings, _faults, _workerFaults, _unbitten, _silos.Sum(s => s.RenewRetries), _silos.Sum(s => s.Moved));
         var minimum = settings.Long ? 10_000 : 1_000;
         if (evidence.Grants.Count < minimum)
         {
@@ -248,6 +251,9 @@ public sealed class ChaosHarness(ChaosSettings settings)
     }
 
     private static TimeSpan CycleLength => TimeSpan.FromSeconds(95);
+
+    /// <summary>The run's database directly (not through PgBouncer), failing fast while it is down.</summary>
+    private string Database => _postgres!.ConnectionString + ";Timeout=5";
 
     // One cycle of every fault kind: the worker faults (longer than the TTL) run together on three
     // workers while the database and silo faults follow each other, so they do not overlap the worker
@@ -324,9 +330,9 @@ public sealed class ChaosHarness(ChaosSettings settings)
         var (lockName, epoch) = PausedLease(line);
         await FaultAsync(kind, $"worker-{worker}", TimeSpan.Zero, async () =>
         {
-            process.Signal(Shell.SigStop);
+            await process.SignalAsync(Signal.Stop);
             await Task.Delay(settings.Ttl + TimeSpan.FromSeconds(2));
-            process.Signal(Shell.SigCont);
+            await process.SignalAsync(Signal.Cont);
             await process.SendAsync("resume");
         }, line, new WorkerFault(kind, worker, lockName, epoch));
     }
@@ -390,7 +396,7 @@ public sealed class ChaosHarness(ChaosSettings settings)
 
     private async Task TerminateStormAsync()
     {
-        await using var db = NpgsqlDataSource.Create(_postgres!.ConnectionString);
+        await using var db = NpgsqlDataSource.Create(Database);
         var until = _clock.Elapsed + TimeSpan.FromSeconds(3);
         while (_clock.Elapsed < until)
         {

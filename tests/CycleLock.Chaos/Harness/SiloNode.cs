@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using CycleLock.Testing;
 
 namespace CycleLock.Chaos.Harness;
 
@@ -8,12 +9,12 @@ namespace CycleLock.Chaos.Harness;
 /// incarnation counted are kept.</summary>
 public sealed class SiloNode(string name, string clusterId, ChaosSettings settings, string serviceId, string connection, bool proxied)
 {
-    private readonly int _siloPort = Shell.FreePort();
-    private readonly int _gatewayPort = Shell.FreePort();
-    private readonly int _listeningPort = Shell.FreePort();
-    private readonly int _webPort = Shell.FreePort();
+    private readonly int _siloPort = Ports.Free();
+    private readonly int _gatewayPort = Ports.Free();
+    private readonly int _listeningPort = Ports.Free();
+    private readonly int _webPort = Ports.Free();
     private readonly Dictionary<int, (long Retries, long Moved)> _byIncarnation = [];
-    private ManagedProcess? _process;
+    private SiloProcess? _process;
 
     public string Name => name;
 
@@ -50,47 +51,19 @@ public sealed class SiloNode(string name, string clusterId, ChaosSettings settin
 
     public async Task StartAsync()
     {
-        var environment = new Dictionary<string, string>
+        var siloSettings = new Dictionary<string, string>
         {
-            ["CycleLock__ConnectionString"] = connection,
-            ["CycleLock__Silo__ServiceId"] = serviceId,
-            ["CycleLock__Silo__ClusterId"] = clusterId,
-            ["CycleLock__Silo__Clustering"] = "AdoNet",
-            ["CycleLock__Silo__SiloPort"] = _siloPort.ToString(CultureInfo.InvariantCulture),
-            ["CycleLock__Silo__GatewayPort"] = _gatewayPort.ToString(CultureInfo.InvariantCulture),
-            ["CycleLock__Web__Url"] = $"http://127.0.0.1:{_webPort}",
-            ["CycleLock__Store__RunMigrations"] = "false",
-            ["Logging__LogLevel__Default"] = "Warning",
+            ["CycleLock:Silo:Clustering"] = "AdoNet",
+            ["CycleLock:Store:RunMigrations"] = "false",
         };
         if (proxied)
         {
-            environment["CycleLock__Silo__GatewayListeningPort"] = _listeningPort.ToString(CultureInfo.InvariantCulture);
+            siloSettings["CycleLock:Silo:GatewayListeningPort"] = _listeningPort.ToString(CultureInfo.InvariantCulture);
         }
 
-        _process = ManagedProcess.Start(name, settings.SiloDll, [], environment, Path.Combine(settings.Directory, $"{name}.log"));
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 300; i++)
-        {
-            if (_process.Exited)
-            {
-                throw new InvalidOperationException($"{name} exited during start; see {name}.log");
-            }
-
-            try
-            {
-                if ((await http.GetAsync($"http://127.0.0.1:{_webPort}/health/live")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"{name} did not become live");
+        // Server GC as deployed; one log per silo across its incarnations.
+        _process = SiloProcess.Start(connection, serviceId, siloSettings, _siloPort, _gatewayPort, _webPort, clusterId, serverGc: true, logPath: Path.Combine(settings.Directory, $"{name}.log"), siloDll: settings.SiloDll);
+        await _process.WaitHealthyAsync(TimeSpan.FromSeconds(60), "/health/live");
     }
 
     public async Task KillAsync()
@@ -98,8 +71,7 @@ public sealed class SiloNode(string name, string clusterId, ChaosSettings settin
         if (_process is { } process)
         {
             await ScrapeAsync();
-            process.Signal(Shell.SigKill);
-            await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            await process.KillAsync();
             await process.DisposeAsync();
             _process = null;
         }
@@ -109,7 +81,7 @@ public sealed class SiloNode(string name, string clusterId, ChaosSettings settin
     /// incarnation counted so far.</summary>
     public async Task ScrapeAsync()
     {
-        if (_process is not { Exited: false } process)
+        if (_process is not { HasExited: false } process)
         {
             return;
         }

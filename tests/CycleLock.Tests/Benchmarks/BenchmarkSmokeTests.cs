@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using CycleLock.Tests.SiloHost;
 
 namespace CycleLock.Tests.Benchmarks;
@@ -12,24 +11,14 @@ public sealed class BenchmarkSmokeTests(SiloHostFixture fixture)
     [Fact]
     public async Task BenchSmoke_RunsEveryScenarioAgainstItsBaselines()
     {
-        var root = BuildOutput.Root;
         var json = Path.Combine(Path.GetTempPath(), $"cyclelock-bench-smoke-{Guid.NewGuid():N}.json");
-        var start = new ProcessStartInfo("dotnet", [BuildOutput.Of("bench/CycleLock.Benchmarks", "CycleLock.Benchmarks.dll"),
-            "--connection", fixture.Postgres.ConnectionString, "--smoke", "--json", json, "--pgbench", PostgresFixture.Which("pgbench") ?? Directory.GetFiles("/usr/lib/postgresql", "pgbench", SearchOption.AllDirectories).FirstOrDefault() ?? "none"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = root,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await process.WaitForExitAsync(timeout.Token);
-        var text = await output + await error;
+        var pgbench = Tools.Which("pgbench") ?? Directory.GetFiles("/usr/lib/postgresql", "pgbench", SearchOption.AllDirectories).FirstOrDefault() ?? "none";
+        var result = await Tools.RunAsync("dotnet", [BuildOutput.Of("bench/CycleLock.Benchmarks", "CycleLock.Benchmarks.dll"),
+            "--connection", fixture.Postgres.ConnectionString, "--smoke", "--json", json, "--pgbench", pgbench],
+            throwOnError: false, workingDirectory: BuildOutput.Root, timeout: TimeSpan.FromMinutes(4));
+        var text = result.StandardOutput + result.StandardError;
         TestContext.Current.SendDiagnosticMessage("bench --smoke:\n" + text);
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}");
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}");
         foreach (var expected in new[] { "B1 acquire+release: grains (SDK) ÷ raw Npgsql", "B1 acquire+release: grains (SDK) ÷ DistributedLock.Postgres", "B2 keep-alive: grains (KeepAlive) ÷ no-op grain call", "B2 keep-alive: grains (KeepAlive) ÷ raw single-row renew", "B5 uncontended acquire: grains, warm ÷ raw Npgsql", "B5 uncontended acquire: grains, cold ÷ raw Npgsql", "check: B1 grains: 400 grants and 400 releases", "check: B3     200 leases", "renewed in the window 200/200, held at the end 200/200", "check: B4 memory" })
         {
             Assert.Contains(expected, text, StringComparison.Ordinal);

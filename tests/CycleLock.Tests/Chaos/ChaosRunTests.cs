@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 
 namespace CycleLock.Tests.Chaos;
 
@@ -22,31 +21,21 @@ public sealed class ChaosRunTests
     public async Task ShortRun_EveryFaultKindBites_NoViolation()
     {
         var directory = Path.Combine(Path.GetTempPath(), "cyclelock-chaos-test-" + Guid.NewGuid().ToString("N")[..8]);
-        var start = new ProcessStartInfo("dotnet", [BuildOutput.Of("tests/CycleLock.Chaos", "CycleLock.Chaos.dll"),
-            "run", "--root", BuildOutput.Root, "--configuration", BuildOutput.Configuration, "--directory", directory])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        await using var run = ManagedProcess.Start("chaos", "dotnet", [BuildOutput.Of("tests/CycleLock.Chaos", "CycleLock.Chaos.dll"),
+            "run", "--root", BuildOutput.Root, "--configuration", BuildOutput.Configuration, "--directory", directory]);
+        if (!await run.WaitForExitAsync(TimeSpan.FromMinutes(5)))
         {
             // SIGTERM lets the harness stop PostgreSQL, PgBouncer, the silos and any stopped worker.
-            using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await term.WaitForExitAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+            await run.SignalAsync(Signal.Term);
+            if (!await run.WaitForExitAsync(TimeSpan.FromSeconds(60)))
             {
-                process.Kill(entireProcessTree: true);
+                await run.KillAsync();
             }
         }
 
-        await process.WaitForExitAsync();
-        var text = await output + await error;
+        var text = run.Output;
         TestContext.Current.SendDiagnosticMessage("chaos (short mode):\n" + text);
-        Assert.True(process.ExitCode == 0, $"the chaos run exited {process.ExitCode} (logs in {directory}):\n{text}");
+        Assert.True(run.ExitCode == 0, $"the chaos run exited {run.ExitCode} (logs in {directory}):\n{text}");
         Assert.Contains("chaos check PASSED", text, StringComparison.Ordinal);
         Directory.Delete(directory, recursive: true);
     }

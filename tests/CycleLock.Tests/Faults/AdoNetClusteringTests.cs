@@ -1,7 +1,7 @@
 using CycleLock.Client;
 using CycleLock.Hosting;
 using CycleLock.Leasing;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Orleans.Configuration;
@@ -22,7 +22,7 @@ public sealed class AdoNetClusteringTests(FaultDatabase database)
     [Fact]
     public async Task TwoSilosBehindPgBouncer_JoinListGatewaysServeLocksAndMarkAKilledSiloDead()
     {
-        await using var bouncer = await PgBouncer.StartAsync(database.Postgres, clientIdleTimeout: TimeSpan.FromSeconds(10));
+        await using var bouncer = await PgBouncer.StartAsync(database.Postgres.Port, clientIdleTimeout: TimeSpan.FromSeconds(10));
         var clusterId = "adonet-" + Guid.NewGuid().ToString("N")[..8];
         var builder = new TestClusterBuilder(2);
         builder.Options.ServiceId = clusterId;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CycleLock.Client;
 using CycleLock.Persistence;
 using CycleLock.Resilience;
+using CycleLock.Testing;
 using CycleLock.Tests.Infrastructure;
 using Npgsql;
 
@@ -46,7 +47,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
     [InlineData("immediate")]
     public async Task PostgresRestartShorterThanBudget_BehindPgBouncer_NoLeaseLostNoAcknowledgedWriteMissing(string mode)
     {
-        await using var bouncer = await PgBouncer.StartAsync(Postgres);
+        await using var bouncer = await PgBouncer.StartAsync(Postgres.Port);
         var serviceId = NewServiceId("restart-" + mode);
         using var metrics = new DbMetrics(serviceId);
         await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString());
@@ -78,7 +79,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
     [Fact]
     public async Task PgBouncerRestart_NoLeaseLost()
     {
-        await using var bouncer = await PgBouncer.StartAsync(Postgres);
+        await using var bouncer = await PgBouncer.StartAsync(Postgres.Port);
         var serviceId = NewServiceId("bouncer-restart");
         using var metrics = new DbMetrics(serviceId);
         await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString());
@@ -99,7 +100,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
     [Fact]
     public async Task DatabaseStallOfSixTenthsTtl_KeepAliveP99Under100ms_HolderSeesJeopardyNotLoss()
     {
-        await using var bouncer = await PgBouncer.StartAsync(Postgres);
+        await using var bouncer = await PgBouncer.StartAsync(Postgres.Port);
         var serviceId = NewServiceId("stall");
         await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString());
         var handles = await AcquireAsync(cluster.Client, "stall", 3, Ttl);
@@ -149,7 +150,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
     [Fact]
     public async Task PermanentErrors_WrongPasswordOrUnknownDatabase_FailAtOnceWithoutRetries()
     {
-        await using var bouncer = await PgBouncer.StartAsync(Postgres, authType: "md5", password: "right-secret");
+        await using var bouncer = await PgBouncer.StartAsync(Postgres.Port, authType: "md5", password: "right-secret");
         var cases = new[]
         {
             ("wrong password via PgBouncer", bouncer.ConnectionString(password: "wrong-secret")),
@@ -181,7 +182,7 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
     [Fact]
     public async Task OutageLongerThanBudget_LostExactlyOnceNeverHeldAfterDeadlineAndAcquireWorksAfter()
     {
-        await using var bouncer = await PgBouncer.StartAsync(Postgres);
+        await using var bouncer = await PgBouncer.StartAsync(Postgres.Port);
         var serviceId = NewServiceId("outage");
         using var metrics = new DbMetrics(serviceId);
         await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString());

@@ -1,3 +1,4 @@
+using CycleLock.Testing;
 using CycleLock.Tests.Infrastructure;
 
 namespace CycleLock.Tests.Faults;
@@ -21,7 +22,7 @@ public sealed class ProductionFailureReplayTests(FaultDatabase database) : Fault
         var ttl = TimeSpan.FromSeconds(90);
         const int locks = 20;
         var spacing = ttl / 6 / (locks + 1);
-        await using var bouncer = await PgBouncer.StartAsync(Postgres, clientIdleTimeout: TimeSpan.FromMilliseconds(100));
+        await using var bouncer = await PgBouncer.StartAsync(Postgres.Port, clientIdleTimeout: TimeSpan.FromMilliseconds(100));
         var serviceId = NewServiceId("replay");
         using var metrics = new DbMetrics(serviceId);
         await using var cluster = await ClusterAsync(serviceId, bouncer.ConnectionString(), poolerSafe: false, coalesce: false);

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CycleLock.Testing;
 
 namespace CycleLock.Tests.Infrastructure;
 
@@ -13,40 +14,30 @@ namespace CycleLock.Tests.Infrastructure;
 /// </summary>
 public sealed class HeadlessChromium : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly ManagedProcess _process;
     private readonly string _profile;
     private readonly ClientWebSocket _socket = new();
     private int _id;
 
-    private HeadlessChromium(Process process, string profile)
+    private HeadlessChromium(ManagedProcess process, string profile)
     {
         _process = process;
         _profile = profile;
     }
 
-    public static string? Executable => PostgresFixture.Which("chromium") ?? PostgresFixture.Which("chromium-browser");
+    public static string? Executable => Tools.Which("chromium") ?? Tools.Which("chromium-browser");
 
     public static async Task<HeadlessChromium> StartAsync()
     {
         var executable = Executable ?? throw new InvalidOperationException("chromium is not installed (apt-get install chromium; .ci/run installs it).");
         var profile = Directory.CreateTempSubdirectory("cyclelock-chromium-").FullName;
-        var start = new ProcessStartInfo(executable, ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--remote-debugging-port=0", $"--user-data-dir={profile}", "about:blank"])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = ManagedProcess.Start("chromium", executable, ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--remote-debugging-port=0", $"--user-data-dir={profile}", "about:blank"]);
         var browser = new HeadlessChromium(process, profile);
         var portFile = Path.Combine(profile, "DevToolsActivePort");
         var until = Stopwatch.GetTimestamp() + (30 * Stopwatch.Frequency);
         while (!File.Exists(portFile) || (await File.ReadAllLinesAsync(portFile)).Length < 2)
         {
-            if (process.HasExited || Stopwatch.GetTimestamp() > until)
+            if (process.Exited || Stopwatch.GetTimestamp() > until)
             {
                 await browser.DisposeAsync();
                 throw new InvalidOperationException("chromium did not open its DevTools port");
@@ -100,13 +91,7 @@ public sealed class HeadlessChromium : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _socket.Dispose();
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
+        await _process.DisposeAsync();
         try
         {
             Directory.Delete(_profile, recursive: true);

@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using CycleLock.Resilience;
+using CycleLock.Testing;
 using CycleLock.Tests.Infrastructure;
 using Npgsql;
 using Polly.CircuitBreaker;
@@ -15,7 +14,7 @@ public sealed class CircuitBreakerTests
     {
         var scope = "breaker-" + Guid.NewGuid().ToString("N")[..8];
         using var metrics = new DbMetrics(scope);
-        await using var dataSource = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={ClosedPort()};Timeout=1");
+        await using var dataSource = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={Ports.Free()};Timeout=1"); // nothing listens: the store is down
         // Default retries: each execution retries until its budget runs out (as a renewal does during an
         // outage); the breaker must count those executions as failures.
         var options = new DatabaseResilienceOptions { BreakerMinimumThroughput = 3, BreakerBreakDuration = TimeSpan.FromSeconds(1) };
@@ -59,12 +58,5 @@ public sealed class CircuitBreakerTests
         Assert.IsType<BrokenCircuitException>(after);
         Assert.Equal(1, metrics.Count("cyclelock.db.first_attempts") - beforeProbe);
         Assert.True(metrics.Count(DbMetrics.BreakerOpened) >= 2, metrics.Describe());
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,5 +1,5 @@
 using CycleLock.Client;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using Npgsql;
 
 namespace CycleLock.Tests.SiloHost;
@@ -10,7 +10,14 @@ public sealed class CliTests(SiloHostFixture fixture)
 {
     private static string NewName(string what) => $"cli-{what}/" + Guid.NewGuid().ToString("N")[..8];
 
-    private Task<(int Code, string Out, string Err)> Cli(params string[] args) => CliProcess.RunAsync([.. args, .. fixture.Gateway]);
+    private Task<(int Code, string Out, string Err)> Cli(params string[] args) => RunAsync([.. args, .. fixture.Gateway]);
+
+    // The built tool, 250 columns wide so that its tables do not wrap the values asserted on.
+    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var result = await Tools.RunAsync("dotnet", [BuildOutput.Of("src/Client/Cli", "cyclelock.dll"), .. args], throwOnError: false, environment: new Dictionary<string, string> { ["COLUMNS"] = "250" }, timeout: TimeSpan.FromSeconds(60));
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
+    }
 
     private async Task<(string State, long Epoch)> RowAsync(string name)
     {
@@ -108,11 +115,11 @@ public sealed class CliTests(SiloHostFixture fixture)
     [Fact]
     public async Task BadGateway_ExitTwo_Unreachable_ExitFour()
     {
-        var bad = await CliProcess.RunAsync("list", "--gateway", "not a gateway");
+        var bad = await RunAsync("list", "--gateway", "not a gateway");
         Assert.Equal(2, bad.Code);
         Assert.Contains("not a gateway", bad.Err, StringComparison.Ordinal);
 
-        var unreachable = await CliProcess.RunAsync("list", "--gateway", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var unreachable = await RunAsync("list", "--gateway", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(unreachable.Code == 4, $"exit {unreachable.Code}: {unreachable.Err}");
         Assert.Contains("Could not reach the cluster", unreachable.Err, StringComparison.Ordinal);
     }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using CycleLock.Client;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -18,7 +18,7 @@ public sealed class ClientRetryTests(SiloHostFixture fixture)
     {
         var serviceId = "retry-" + Guid.NewGuid().ToString("N")[..8];
         var (advertised, listening) = (Ports.Free(), Ports.Free());
-        await using var proxy = new GatewayProxy(advertised, listening);
+        await using var proxy = new TcpProxy(advertised, listening);
         var clusterId = "retry-" + Guid.NewGuid().ToString("N")[..8];
         await using var silo = SiloProcess.Start(fixture.Postgres.ConnectionString, serviceId,
             new Dictionary<string, string>
@@ -91,7 +91,7 @@ public sealed class ClientRetryTests(SiloHostFixture fixture)
 
             var onVictim = victims.Count;
             Assert.True(onVictim > 0, "no lease was served by the silo to be killed: the test would prove nothing");
-            silos[1].Kill();
+            await silos[1].KillAsync();
             var killed = Stopwatch.GetTimestamp();
             var releases = handles.Select(async h =>
             {

@@ -5,7 +5,7 @@ using CycleLock.Leasing;
 using CycleLock.Persistence;
 using CycleLock.Resilience;
 using CycleLock.Silo;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using YamlDotNet.RepresentationModel;
 
 namespace CycleLock.Tests.SiloHost;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CycleLock.Client;
 using CycleLock.Persistence;
+using CycleLock.Testing;
 using CycleLock.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -58,7 +59,7 @@ public sealed class FailoverTests(SiloHostFixture fixture)
             await Task.Delay(TimeSpan.FromSeconds(3));
 
             var killed = Stopwatch.GetTimestamp();
-            silos[victimIndex].Kill();
+            await silos[victimIndex].KillAsync();
             var victim = silos[victimIndex].SiloPort;
 
             // T_failover: until the survivors' membership declares the killed silo dead.

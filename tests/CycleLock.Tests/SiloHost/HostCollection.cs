@@ -1,5 +1,6 @@
 using System.Net;
 using CycleLock.Client;
+using CycleLock.Testing;
 using CycleLock.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

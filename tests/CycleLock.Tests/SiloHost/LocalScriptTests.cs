@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 
 namespace CycleLock.Tests.SiloHost;
 
@@ -14,33 +13,24 @@ public sealed class LocalScriptTests(SiloHostFixture fixture)
     {
         var root = BuildOutput.Root;
         var state = Directory.CreateTempSubdirectory("cyclelock-local-test-").FullName;
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy", "local"), "--smoke"])
+        var env = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = root,
+            ["CYCLELOCK_CONNECTION"] = fixture.Postgres.ConnectionString,
+            ["CYCLELOCK_NO_BUILD"] = "1",
+            ["CYCLELOCK_CONFIGURATION"] = BuildOutput.Configuration,
+            ["CYCLELOCK_SERVICE_ID"] = "local-" + Guid.NewGuid().ToString("N")[..8],
+            ["CYCLELOCK_CLUSTER_ID"] = "local-" + Guid.NewGuid().ToString("N")[..8],
+            ["CYCLELOCK_LOCAL_DIR"] = state,
         };
-        var env = start.Environment;
-        env["CYCLELOCK_CONNECTION"] = fixture.Postgres.ConnectionString;
-        env["CYCLELOCK_NO_BUILD"] = "1";
-        env["CYCLELOCK_CONFIGURATION"] = BuildOutput.Configuration;
-        env["CYCLELOCK_SERVICE_ID"] = "local-" + Guid.NewGuid().ToString("N")[..8];
-        env["CYCLELOCK_CLUSTER_ID"] = "local-" + Guid.NewGuid().ToString("N")[..8];
-        env["CYCLELOCK_LOCAL_DIR"] = state;
         foreach (var name in new[] { "CYCLELOCK_SILO_PORT_1", "CYCLELOCK_SILO_PORT_2", "CYCLELOCK_GATEWAY_PORT_1", "CYCLELOCK_GATEWAY_PORT_2", "CYCLELOCK_WEB_PORT_1", "CYCLELOCK_WEB_PORT_2" })
         {
             env[name] = Ports.Free().ToString(CultureInfo.InvariantCulture);
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        var all = await output + await error;
+        var result = await Tools.RunAsync("bash", [Path.Combine(root, "deploy", "local"), "--smoke"], throwOnError: false, environment: env, workingDirectory: root, timeout: TimeSpan.FromMinutes(3));
+        var all = result.StandardOutput + result.StandardError;
         TestContext.Current.SendDiagnosticMessage("deploy/local --smoke:\n" + all);
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}");
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}");
         Assert.Contains("Silo 1 up", all, StringComparison.Ordinal);
         Assert.Contains("Silo 2 up", all, StringComparison.Ordinal);
         Assert.Contains("lock(s)", all, StringComparison.Ordinal);

@@ -1,4 +1,4 @@
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 
 namespace CycleLock.Tests.SiloHost;
 

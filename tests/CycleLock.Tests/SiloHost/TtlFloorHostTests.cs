@@ -2,7 +2,7 @@ using System.Net;
 using CycleLock.Client;
 using CycleLock.Leasing;
 using CycleLock.Persistence;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;

@@ -24,7 +24,7 @@ public sealed class SiloNode(string name, string clusterId, ChaosSettings settin
     /// <summary>Where the gateway really listens.</summary>
     public IPEndPoint ListeningGateway => proxied ? new(IPAddress.Loopback, _listeningPort) : Gateway;
 
-    /// <summary>Renewal statements retried after a transient error (cyclelock_db_retries_total for renew and
+    /// <summary>Renewal statements retried after a transient error (Polly's resilience_polly_strategy_events_total{event_name="OnRetry"} for renew and
     /// renew-many), over every incarnation.</summary>
     public long RenewRetries
     {
@@ -77,7 +77,7 @@ public sealed class SiloNode(string name, string clusterId, ChaosSettings settin
         }
     }
 
-    /// <summary>Reads the renewal retries (cyclelock_db_retries_total for renew and renew-many) this
+    /// <summary>Reads the renewal retries (Polly's resilience_polly_strategy_events_total{event_name="OnRetry"} for renew and renew-many) this
     /// incarnation counted so far.</summary>
     public async Task ScrapeAsync()
     {
@@ -90,7 +90,7 @@ public sealed class SiloNode(string name, string clusterId, ChaosSettings settin
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
             var lines = (await http.GetStringAsync($"http://127.0.0.1:{_webPort}/metrics")).Split('\n');
-            var retries = Sum(lines.Where(l => l.StartsWith("cyclelock_db_retries_total{", StringComparison.Ordinal) && (l.Contains("op=\"renew\"", StringComparison.Ordinal) || l.Contains("op=\"renew-many\"", StringComparison.Ordinal))));
+            var retries = Sum(lines.Where(l => l.StartsWith("resilience_polly_strategy_events_total{", StringComparison.Ordinal) && l.Contains("event_name=\"OnRetry\"", StringComparison.Ordinal) && (l.Contains("op=\"renew\"", StringComparison.Ordinal) || l.Contains("op=\"renew-many\"", StringComparison.Ordinal))));
             var moved = Sum(lines.Where(l => l.StartsWith("cyclelock_moved_total", StringComparison.Ordinal)));
             lock (_byIncarnation)
             {

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using CycleLock.Client;
-using CycleLock.Tests.Infrastructure;
+using CycleLock.Testing;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 

@@ -216,8 +216,9 @@ public sealed partial class DatabaseResilience
     /// <summary>
     /// The pipeline: a circuit breaker over whole executions, retries classified by <see cref="TransientErrorMatcher"/>,
     /// the per-attempt timeout; and its telemetry (over <paramref name="telemetry"/>, the host's, whose logger factory it
-    /// keeps): retries and attempts are logged at Debug (a give-up is logged by <see cref="ExecuteAsync{T}"/>, once per
-    /// operation and rule per 10 s), breaker changes at Warning and Information, and every event is tagged with the
+    /// keeps): retries and timeouts are logged at Debug (a give-up is logged by <see cref="ExecuteAsync{T}"/>, once per
+    /// operation and rule per 10 s), breaker changes at Warning and Information; per-execution events (executing,
+    /// executed, each attempt) are not reported at all; and every event is tagged with the
     /// operation (<c>op</c>), the matcher rule (<c>rule</c>) and the service (<c>service</c>). The builder's own
     /// telemetry options are replaced for this pipeline only.
     /// </summary>
@@ -227,7 +228,12 @@ public sealed partial class DatabaseResilience
         ArgumentNullException.ThrowIfNull(options);
         var ours = new TelemetryOptions(telemetry ?? new TelemetryOptions()) { SeverityProvider = Severity };
         ours.MeteringEnrichers.Add(new Enricher());
-        builder.ConfigureTelemetry(ours)
+        builder.ConfigureTelemetry(ours);
+
+        // Only the events worth a count reach Polly's listener: every statement would otherwise report "executing",
+        // "executed" and an attempt (three events, counted with their tags, on the hot path of every grant and renewal).
+        builder.TelemetryListener = new NewsOnly(builder.TelemetryListener!);
+        builder
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 Name = "cyclelock-db-breaker",
@@ -273,14 +279,25 @@ public sealed partial class DatabaseResilience
     private static ErrorMatch Classify(Exception e, ResilienceContext context) =>
         TransientErrorMatcher.Classify(e, context.Properties.GetValue(CallerToken, default), e is TimeoutRejectedException);
 
-    // Retries, attempts and timeouts are routine under a fault and metered anyway: Debug. Breaker changes are the news.
+    // Retries and timeouts are routine under a fault and metered anyway: Debug. Breaker changes are the news.
     private static ResilienceEventSeverity Severity(SeverityProviderArguments args) => args.Event.EventName switch
     {
         "OnCircuitOpened" => ResilienceEventSeverity.Warning,
         "OnCircuitClosed" => ResilienceEventSeverity.Information,
-        "OnRetry" or "ExecutionAttempt" or "OnTimeout" or "OnCircuitHalfOpened" => ResilienceEventSeverity.Debug,
+        "OnRetry" or "OnTimeout" or "OnCircuitHalfOpened" => ResilienceEventSeverity.Debug,
         _ => args.Event.Severity,
     };
+
+    private sealed class NewsOnly(TelemetryListener inner) : TelemetryListener
+    {
+        public override void Write<TResult, TArgs>(in TelemetryEventArguments<TResult, TArgs> args)
+        {
+            if (args.Event.EventName is not ("PipelineExecuting" or "PipelineExecuted" or "ExecutionAttempt"))
+            {
+                inner.Write(in args);
+            }
+        }
+    }
 
     // Polly's events carry the operation, the matcher rule of the outcome and the service, as CycleLock's counters do.
     private sealed class Enricher : MeteringEnricher

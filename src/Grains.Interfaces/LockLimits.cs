@@ -9,7 +9,7 @@ namespace CycleLock;
 /// <param name="Floor">The smallest TTL an acquire is accepted with: <paramref name="DatabaseFloor"/>, or
 /// <paramref name="FailoverFloor"/> when that is enforced and larger.</param>
 /// <param name="Cause">Which budget sets <paramref name="Floor"/>.</param>
-/// <param name="MaxTtl">The largest TTL an acquire is accepted with (24 h).</param>
+/// <param name="MaxTtl">The largest TTL an acquire is accepted with (<c>CycleLock:Locks:MaxTtl</c>, default 1 h).</param>
 /// <param name="DatabaseFloor">The smallest TTL meeting the database-fault budget: P/2 ≥
 /// <paramref name="MinAttemptTimeout"/>, P ≤ (TTL − m)/3 and TTL − P − m ≥ <paramref name="MinDatabaseFaultTolerance"/>.</param>
 /// <param name="FailoverFloor">The smallest TTL meeting the silo-failover budget: TTL − P − m &gt; T_failover and

@@ -1,11 +1,13 @@
+using System.Globalization;
 using System.Text;
 
 namespace CycleLock;
 
 /// <summary>
 /// Lock-name rules: a name is stored NFC-normalised and must be non-empty, at most
-/// <see cref="MaxUtf8Bytes"/> UTF-8 bytes after normalisation, without control characters and
-/// without leading or trailing white space.
+/// <see cref="MaxUtf8Bytes"/> UTF-8 bytes after normalisation, without control characters, invisible format
+/// characters (zero-width, bidirectional controls, byte order marks) or U+FFFD, and without leading or trailing
+/// white space.
 /// </summary>
 public static class LockName
 {
@@ -41,12 +43,28 @@ public static class LockName
             throw new ArgumentException($"Lock name {Quote(normalized)} is {bytes} UTF-8 bytes after NFC normalisation (rule: at most {MaxUtf8Bytes}).", nameof(name));
         }
 
-        for (var i = 0; i < normalized.Length; i++)
+        var index = 0;
+        foreach (var rune in normalized.EnumerateRunes())
         {
-            if (char.IsControl(normalized[i]) || normalized[i] is '\u2028' or '\u2029')
+            if (Rune.IsControl(rune) || rune.Value is 0x2028 or 0x2029)
             {
-                throw new ArgumentException($"Lock name {Quote(normalized)} contains control character U+{(int)normalized[i]:X4} at index {i} (rule: no control characters).", nameof(name));
+                throw new ArgumentException($"Lock name {Quote(normalized)} contains control character U+{rune.Value:X4} at index {index} (rule: no control characters).", nameof(name));
             }
+
+            // Invisible text makes two names look alike (a zero-width space, a BOM) or one name look like another
+            // ("job-\u202Egnp.exe" displays as "job-exe.png"); U+FFFD is what a decoder puts for text it lost, so
+            // two different names sent by a raw client would meet in one lock.
+            if (Rune.GetUnicodeCategory(rune) == UnicodeCategory.Format)
+            {
+                throw new ArgumentException($"Lock name {Quote(normalized)} contains invisible format character U+{rune.Value:X4} at index {index} (rule: no format characters: zero-width, bidirectional controls, byte order marks).", nameof(name));
+            }
+
+            if (rune.Value == 0xFFFD)
+            {
+                throw new ArgumentException($"Lock name {Quote(normalized)} contains replacement character U+FFFD at index {index} (rule: no U+FFFD, the mark of text lost in decoding).", nameof(name));
+            }
+
+            index += rune.Utf16SequenceLength;
         }
 
         if (char.IsWhiteSpace(normalized[0]) || char.IsWhiteSpace(normalized[^1]))
@@ -76,9 +94,9 @@ public static class LockName
         var sb = new StringBuilder("\"");
         foreach (var c in value.Length > 80 ? value[..80] : value)
         {
-            if (char.IsControl(c) || char.IsSurrogate(c))
+            if (char.IsControl(c) || char.IsSurrogate(c) || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format)
             {
-                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+                sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
             }
             else
             {

@@ -71,16 +71,19 @@ public static class RequestRules
 
     /// <summary>Checks a TTL against the absolute bounds (positive, at most 24 h) and, when given,
     /// a silo's floor.</summary>
-    public static void Ttl(TimeSpan ttl, TimeSpan floor, string paramName = "ttl")
+    public static void Ttl(TimeSpan ttl, TimeSpan floor, string paramName = "ttl") => Ttl(ttl, floor, MaxTtl, paramName);
+
+    /// <summary>Checks a TTL against a silo's floor and its maximum (<c>CycleLock:Locks:MaxTtl</c>, at most 24 h).</summary>
+    public static void Ttl(TimeSpan ttl, TimeSpan floor, TimeSpan max, string paramName)
     {
         if (ttl < floor || ttl <= TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is below the floor {floor} (rule: TTL between {floor} and {MaxTtl}).");
+            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is below the floor {floor} (rule: TTL between {floor} and {max}).");
         }
 
-        if (ttl > MaxTtl)
+        if (ttl > max)
         {
-            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is above {MaxTtl} (rule: TTL between {floor} and {MaxTtl}).");
+            throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is above {max} (rule: TTL between {floor} and {max}; the cluster's maximum is CycleLock:Locks:MaxTtl).");
         }
     }
 
@@ -94,17 +97,20 @@ public static class RequestRules
             throw new ArgumentOutOfRangeException(paramName, ttl, $"TTL {ttl} is below the floor {limits.Floor} (rule: TTL between {limits.Floor} and {limits.MaxTtl}). {limits.DescribeFloor()}");
         }
 
-        Ttl(ttl, limits.Floor, paramName);
+        Ttl(ttl, limits.Floor, limits.MaxTtl, paramName);
     }
 
     /// <summary>Checks an acquire request.</summary>
-    public static void Acquire(AcquireRequest request, TimeSpan floor)
+    public static void Acquire(AcquireRequest request, TimeSpan floor) => Acquire(request, floor, MaxTtl);
+
+    /// <summary>Checks an acquire request against a silo's floor and maximum TTL.</summary>
+    public static void Acquire(AcquireRequest request, TimeSpan floor, TimeSpan maxTtl)
     {
         ArgumentNullException.ThrowIfNull(request);
         HolderId(request.HolderId, nameof(request.HolderId));
         Key(request.Key, nameof(request.Key));
         Text(request.HolderLabel, MaxLabelLength, "Holder label", nameof(request.HolderLabel));
-        Ttl(request.Ttl, floor, nameof(request.Ttl));
+        Ttl(request.Ttl, floor, maxTtl, nameof(request.Ttl));
     }
 
     /// <summary>Checks a keep-alive request.</summary>

@@ -59,7 +59,7 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
     /// <inheritdoc />
     public async Task<AcquireReply> TryAcquireAsync(AcquireRequest request, CancellationToken cancellationToken = default)
     {
-        RequestRules.Acquire(request, Core.Floor);
+        RequestRules.Acquire(request, Core.Floor, _options.MaxTtl);
         if (GiveWayToWaiters(request) is { } queued)
         {
             return queued;

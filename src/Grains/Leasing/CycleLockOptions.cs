@@ -74,6 +74,16 @@ public sealed class CycleLockOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The longest TTL an acquire is granted with: one grant that never keeps alive can take a lock away for
+    /// half of it (the holder timeout), so the bound is a deployment's choice. Default 1 h; 1 min to 24 h.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan MaxTtl { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Whether a force-release may skip the fence (<see cref="ForceReleaseRequest.SkipDelay"/>): the one call
+    /// that grants the lock again while a displaced holder may still act on its promise. Off, such a request is refused
+    /// with an error naming this setting and changes nothing. Default false.</summary>
+    public bool AllowSkipDelay { get; set; }
+
     /// <summary>Whether the renewals and adoptions of the silo's grains are coalesced into one statement per
     /// flush (DESIGN §11). Off, each lease renews with its own statement. Default true.</summary>
     public bool CoalesceRenewals { get; set; } = true;

@@ -22,7 +22,12 @@ public sealed class CycleLockOptionsValidator : IValidateOptions<CycleLockOption
         }
         else
         {
-            foreach (var ttl in new[] { floor, RequestRules.MaxTtl })
+            if (floor > options.MaxTtl)
+            {
+                failures.Add($"{CycleLockOptions.Section}:MaxTtl = {options.MaxTtl} is below the TTL floor {floor} (rule: MaxTtl at least the floor, or no acquire could be granted).");
+            }
+
+            foreach (var ttl in new[] { floor, options.MaxTtl < floor ? floor : options.MaxTtl })
             {
                 var t = LeaseTiming.For(ttl, options);
                 if (t.RenewPeriod > (ttl - t.Margin) / 3)

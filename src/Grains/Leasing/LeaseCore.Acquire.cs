@@ -10,7 +10,7 @@ public sealed partial class LeaseCore
     /// </summary>
     public async Task<AcquireReply> AcquireAsync(AcquireRequest request, CancellationToken cancellationToken)
     {
-        RequestRules.Acquire(request, _floor);
+        RequestRules.Acquire(request, _floor, _options.MaxTtl);
         await SettlePendingForceAsync(cancellationToken);
         var now = Now();
         if (_phase == LeasePhase.Held && _lease is { } served && now < _deadline)

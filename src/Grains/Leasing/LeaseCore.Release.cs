@@ -121,6 +121,11 @@ public sealed partial class LeaseCore
     public async Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken)
     {
         RequestRules.ForceRelease(request);
+        if (request.SkipDelay && !_options.AllowSkipDelay)
+        {
+            throw new ArgumentException($"Force-release of lock {LockName.Quote(_name)} with SkipDelay = true is refused: this silo does not allow it (rule: CycleLock:Locks:AllowSkipDelay = true enables it; without it the force-release waits out the old holder's promise).", nameof(request));
+        }
+
         var serving = _lease is { } lease && lease.Epoch == request.ExpectedEpoch && _phase is LeasePhase.Held or LeasePhase.Ending or LeasePhase.Lost;
         var before = (_phase, _endingKind, _endingReason, _pendingForce);
         if (serving)

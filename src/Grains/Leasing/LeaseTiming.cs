@@ -91,7 +91,7 @@ public readonly record struct LeaseTiming(
         return new LockLimits(
             floor,
             enforced && failover > database ? TtlFloorCause.SiloFailover : TtlFloorCause.DatabaseFault,
-            RequestRules.MaxTtl,
+            options.MaxTtl,
             database,
             failover,
             enforced,

@@ -19,6 +19,10 @@ public sealed class BadInputTests(RealTimeClusterFixture fixture)
         { "job\nname", "control character U+000A", "newline" },
         { "job\u0000", "control character U+0000", "NUL" },
         { " job", "leading or trailing white space", "leading space" },
+        { "job\u200bname", "invisible format character U+200B", "zero-width space" },
+        { "\ufeffjob", "invisible format character U+FEFF", "byte order mark" },
+        { "job-\u202egnp.exe", "invisible format character U+202E", "right-to-left override" },
+        { "job\ufffd", "replacement character U+FFFD", "replacement character" },
     };
 
     [Theory]
@@ -42,6 +46,39 @@ public sealed class BadInputTests(RealTimeClusterFixture fixture)
         }
 
         Assert.True(before == await CountRowsAsync(), $"{because}: the database changed");
+    }
+
+    [Fact]
+    public async Task Acquire_TtlAboveTheSilosMaximum_IsRefusedNamingTheSetting_AndChangesNothing()
+    {
+        var name = "max-ttl/" + Guid.NewGuid().ToString("N")[..8];
+        var before = await CountRowsAsync();
+
+        // Raw grain call with a TTL under the absolute 24 h but above the default maximum of 1 h.
+        var grain = await Assert.ThrowsAnyAsync<ArgumentOutOfRangeException>(() => _client.GetGrain<ICycleLockGrain>(name)
+            .TryAcquireAsync(new AcquireRequest(Guid.NewGuid(), "h", LeaseKey.New(), TimeSpan.FromHours(2))));
+        var sdk = await Assert.ThrowsAnyAsync<ArgumentOutOfRangeException>(() => new CycleLockClient(_client).TryAcquireAsync(name, TimeSpan.FromHours(2)));
+
+        Assert.Contains("is above 01:00:00", grain.Message, StringComparison.Ordinal);
+        Assert.Contains("CycleLock:Locks:MaxTtl", grain.Message, StringComparison.Ordinal);
+        Assert.Contains("01:00:00", sdk.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await CountRowsAsync());
+    }
+
+    [Fact]
+    public async Task ForceRelease_SkipDelay_IsRefusedUnlessTheSiloAllowsIt_AndChangesNothing()
+    {
+        var name = "skip-delay/" + Guid.NewGuid().ToString("N")[..8];
+        var locks = new CycleLockClient(_client);
+        await using var handle = (await locks.TryAcquireAsync(name, Ttl)).Handle!;
+        var before = await CountRowsAsync();
+
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => locks.ForceReleaseAsync(name, handle.Epoch, "hostile", "someone", skipDelay: true));
+
+        Assert.Contains("CycleLock:Locks:AllowSkipDelay", error.Message, StringComparison.Ordinal);
+        Assert.Equal(LockState.Held, (await locks.Grain(name).InspectAsync()).State);
+        Assert.False(handle.LostToken.IsCancellationRequested);
+        Assert.Equal(before, await CountRowsAsync());
     }
 
     [Fact]
@@ -74,7 +111,7 @@ public sealed class BadInputTests(RealTimeClusterFixture fixture)
         { 0, "below the floor" },
         { -5, "below the floor" },
         { 1, "below the floor" },
-        { 24 * 3600 + 1, "above 1.00:00:00" },
+        { 24 * 3600 + 1, "above 01:00:00" },
     };
 
     [Theory]

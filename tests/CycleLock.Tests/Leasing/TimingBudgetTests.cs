@@ -57,7 +57,7 @@ public sealed class TimingBudgetTests
 
         Assert.Equal(TimeSpan.FromSeconds(floorSeconds), limits.Floor);
         Assert.Equal(LeaseTiming.Floor(options), limits.Floor);
-        Assert.Equal((TtlFloorCause.SiloFailover, true, TimeSpan.FromSeconds(3), RequestRules.MaxTtl), (limits.Cause, limits.FailoverFloorEnforced, limits.DatabaseFloor, limits.MaxTtl));
+        Assert.Equal((TtlFloorCause.SiloFailover, true, TimeSpan.FromSeconds(3), options.MaxTtl), (limits.Cause, limits.FailoverFloorEnforced, limits.DatabaseFloor, limits.MaxTtl));
         Assert.Equal((options.EstimatedFailover, probe, missedProbes), (limits.EstimatedFailover, limits.ProbeTimeout, limits.NumMissedProbesLimit));
         Assert.Contains("CycleLock:Silo:ProbeTimeout", limits.DescribeFloor(), StringComparison.Ordinal);
     }
@@ -72,7 +72,7 @@ public sealed class TimingBudgetTests
         Assert.Contains("MinDatabaseFaultTolerance", limits.DescribeFloor(), StringComparison.Ordinal);
         Assert.Contains("FailoverFloor = Warn", limits.DescribeFloor(), StringComparison.Ordinal);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => RequestRules.Ttl(TimeSpan.FromSeconds(2), limits, "ttl"));
-        Assert.StartsWith("TTL 00:00:02 is below the floor 00:00:03 (rule: TTL between 00:00:03 and 1.00:00:00).", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("TTL 00:00:02 is below the floor 00:00:03 (rule: TTL between 00:00:03 and 01:00:00).", e.Message, StringComparison.Ordinal);
         RequestRules.Ttl(TimeSpan.FromSeconds(3), limits, "ttl");
     }
 

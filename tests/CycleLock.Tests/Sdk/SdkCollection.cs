@@ -37,7 +37,11 @@ public sealed class SdkClusterFixture(PostgresFixture postgres) : IAsyncLifetime
     {
         var serviceId = "sdk-" + Guid.NewGuid().ToString("N")[..8];
         Cluster = await CycleLockCluster.StartAsync(postgres, serviceId, "sdk",
-            locks: o => o.EventPollInterval = TimeSpan.FromMilliseconds(200),
+            locks: o =>
+            {
+                o.EventPollInterval = TimeSpan.FromMilliseconds(200);
+                o.AllowSkipDelay = true; // the guard tests force-release without the fence
+            },
             silo: silo =>
             {
                 silo.AddIncomingGrainCallFilter(Calls);

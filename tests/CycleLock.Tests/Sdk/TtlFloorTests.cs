@@ -30,7 +30,7 @@ public sealed class TtlFloorTests(SdkClusterFixture fixture, EnforcedFloorCluste
             Assert.Equal("ttl", e.ParamName);
             Assert.Equal(ttl, e.ActualValue);
             Assert.Contains("TTL 00:00:02 is below the floor 00:00:03", e.Message, StringComparison.Ordinal);
-            Assert.Contains("rule: TTL between 00:00:03 and 1.00:00:00", e.Message, StringComparison.Ordinal);
+            Assert.Contains("rule: TTL between 00:00:03 and 01:00:00", e.Message, StringComparison.Ordinal);
             Assert.Contains("database-fault budget", e.Message, StringComparison.Ordinal);
             Assert.Contains("MinDatabaseFaultTolerance 00:00:01", e.Message, StringComparison.Ordinal);
             Assert.Contains("FailoverFloor = Warn", e.Message, StringComparison.Ordinal);

@@ -52,6 +52,7 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
             ["CycleLock:Web:User"] = User,
             ["CycleLock:Web:Password"] = Password,
             ["Logging:LogLevel:CycleLock"] = "Debug",
+            ["CycleLock:Locks:AllowSkipDelay"] = "true", // the CLI and lease view tests force-release without the fence
         });
         await Silo.WaitHealthyAsync(TimeSpan.FromSeconds(90));
         _client = await ConnectAsync(ServiceId, [Silo.GatewayPort], "host-tests");

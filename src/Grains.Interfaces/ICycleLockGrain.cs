@@ -7,7 +7,8 @@ namespace CycleLock;
 /// The grain keeps the lease row in PostgreSQL alive with a grain timer while the holder keeps
 /// sending keep-alives; it never answers "held" beyond what the database lease covers. Every method takes
 /// the caller's <see cref="CancellationToken"/> (Orleans carries it to the grain): a caller that gives up
-/// cancels the call instead of abandoning it.
+/// cancels the call instead of abandoning it. The calls that override a holder (force-release, reset) are on
+/// <see cref="ILockOperatorGrain"/>, the same activation.
 /// </summary>
 [Alias("CycleLock.ICycleLockGrain")]
 public interface ICycleLockGrain : IGrainWithStringKey
@@ -33,18 +34,10 @@ public interface ICycleLockGrain : IGrainWithStringKey
     [Alias("Release")]
     Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>An operator ends the lease of <see cref="ForceReleaseRequest.ExpectedEpoch"/>.</summary>
-    [Alias("ForceRelease")]
-    Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken = default);
-
     /// <summary>The SDK gave up waiting for an acquire reply: the holder id is spent and any grant to
     /// it is released, even when this call overtakes the acquire.</summary>
     [Alias("Abandon")]
     Task<AbandonReply> AbandonAsync(AbandonRequest request, CancellationToken cancellationToken = default);
-
-    /// <summary>An operator returns a dead lock (too many stalls) to service.</summary>
-    [Alias("Reset")]
-    Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default);
 
     /// <summary>Registers (or re-registers) a waiter. Never touches the database, never adopts and never
     /// starts the renewal timer; the offer comes one-way to <see cref="WaitRequest.Waiter"/> in arrival

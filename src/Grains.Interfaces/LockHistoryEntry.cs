@@ -1,7 +1,9 @@
 namespace CycleLock;
 
 /// <summary>One history event: <c>granted</c>, <c>adopted</c>, <c>released</c>, <c>lost</c>,
-/// <c>expired</c>, <c>force-released</c> or <c>reset</c>. End events are unique per (lock, epoch).</summary>
+/// <c>expired</c>, <c>force-released</c> or <c>reset</c>. End events are unique per (lock, epoch). <see cref="By"/> is
+/// who the caller said it was; <see cref="Operator"/> the credential the silo authenticated for a force-release or reset
+/// (<c>anonymous</c> on a silo without credentials).</summary>
 [GenerateSerializer]
 [Immutable]
 [Alias("CycleLock.LockHistoryEntry")]
@@ -16,4 +18,5 @@ public sealed record LockHistoryEntry(
     [property: Id(7)] string? Activation,
     [property: Id(8)] string? PreviousActivation,
     [property: Id(9)] string? By,
-    [property: Id(10)] DateTimeOffset At);
+    [property: Id(10)] DateTimeOffset At,
+    [property: Id(11)] string? Operator = null);

@@ -91,10 +91,38 @@ public static class LockName
     /// <summary>Quotes a value for an error message, escaping control characters and shortening long values.</summary>
     public static string Quote(string value)
     {
+        ArgumentNullException.ThrowIfNull(value);
         var sb = new StringBuilder("\"");
-        foreach (var c in value.Length > 80 ? value[..80] : value)
+        Escape(sb, value.Length > 80 ? value[..80] : value);
+        sb.Append(value.Length > 80 ? "\"…" : "\"");
+        return sb.ToString();
+    }
+
+    /// <summary>A label, reason or name as an operator should see it: control characters, invisible format characters
+    /// (zero-width, bidirectional controls) and lone surrogates written as <c>\uXXXX</c>, so text cannot hide or
+    /// reorder what is shown next to it. Null stays null.</summary>
+    public static string? Printable(string? value)
+    {
+        if (value is null || !value.Any(NeedsEscape))
         {
-            if (char.IsControl(c) || char.IsSurrogate(c) || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format)
+            return value;
+        }
+
+        var sb = new StringBuilder(value.Length + 16);
+        Escape(sb, value);
+        return sb.ToString();
+    }
+
+    private static void Escape(StringBuilder sb, string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                sb.Append(c).Append(value[++i]);
+            }
+            else if (NeedsEscape(c))
             {
                 sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
             }
@@ -103,8 +131,8 @@ public static class LockName
                 sb.Append(c);
             }
         }
-
-        sb.Append(value.Length > 80 ? "\"…" : "\"");
-        return sb.ToString();
     }
+
+    private static bool NeedsEscape(char c) =>
+        char.IsControl(c) || char.IsSurrogate(c) || c is '\u2028' or '\u2029' || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format;
 }

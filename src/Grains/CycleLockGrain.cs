@@ -1,5 +1,6 @@
 using CycleLock.Leasing;
 using CycleLock.Persistence;
+using CycleLock.Security;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,7 @@ namespace CycleLock;
 /// inspect always interleave and never wait behind a renewal that is retrying.
 /// </summary>
 [GrainType("cycle-lock")]
-public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockAdoption
+public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperatorGrain, ICycleLockAdoption
 {
     // A force-release may wait for an epoch guard (the store's force-release lock timeout) and then retry.
     private static readonly TimeSpan ForceReleaseBudget = TimeSpan.FromSeconds(30);
@@ -109,9 +110,14 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
         TurnAsync((core, token) => core.ReleaseAsync(request, token), cancellationToken);
 
     /// <inheritdoc />
-    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken = default) =>
+    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken = default)
+    {
+        // The operator the access filter authenticated for this call, recorded in history next to the declared By.
+        var operatorName = Caller.OperatorName;
+
         // Not cancelled by its caller once started: an operator's force-release in doubt is settled by the grain.
-        TurnAsync((core, token) => core.ForceReleaseAsync(request, token), CancellationToken.None, ForceReleaseBudget);
+        return TurnAsync((core, token) => core.ForceReleaseAsync(request, operatorName, token), CancellationToken.None, ForceReleaseBudget);
+    }
 
     /// <inheritdoc />
     public Task<AbandonReply> AbandonAsync(AbandonRequest request, CancellationToken cancellationToken = default) =>
@@ -120,8 +126,11 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ICycleLockA
         TurnAsync((core, token) => core.AbandonAsync(request, token), CancellationToken.None);
 
     /// <inheritdoc />
-    public Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default) =>
-        TurnAsync((core, token) => core.ResetAsync(by, token), cancellationToken);
+    public Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default)
+    {
+        var operatorName = Caller.OperatorName;
+        return TurnAsync((core, token) => core.ResetAsync(by, operatorName, token), cancellationToken);
+    }
 
     /// <inheritdoc />
     public async Task<LockHistoryEntry[]> GetHistoryAsync(int limit, long? beforeId, CancellationToken cancellationToken = default)

@@ -35,6 +35,7 @@ public sealed class CycleLockMetrics
     private readonly Counter<long> _reconnects;
     private readonly Counter<long> _giveUps;
     private readonly Counter<long> _shed;
+    private readonly Counter<long> _accessDenied;
 
     /// <summary>Creates the instruments on a meter of <paramref name="meterFactory"/>.</summary>
     public CycleLockMetrics(IMeterFactory meterFactory)
@@ -60,6 +61,7 @@ public sealed class CycleLockMetrics
         _firstAttempts = meter.CreateCounter<long>("cyclelock.db.first_attempts", description: "First attempts of executions, by operation and outcome (success or the matcher rule).");
         _reconnects = meter.CreateCounter<long>("cyclelock.db.reconnects", description: "Pool clears after a reconnect-class failure.");
         _giveUps = meter.CreateCounter<long>("cyclelock.db.giveups", description: "Executions that failed, by operation and matcher rule.");
+        _accessDenied = meter.CreateCounter<long>("cyclelock.access.denied", description: "Client calls refused by the access filter, by rule (credential-required, unknown-credential, operator-only, outside-prefixes).");
         _shed = meter.CreateCounter<long>("cyclelock.db.shed", description: "Statements refused as overloaded before they were sent, by operation and lane.");
     }
 
@@ -74,6 +76,8 @@ public sealed class CycleLockMetrics
     }
 
     internal void Hold(int delta) => _holds.Add(delta);
+
+    internal void AccessDenied(string rule) => _accessDenied.Add(1, new KeyValuePair<string, object?>("rule", rule));
 
     internal void Renewed(string outcome, TimeSpan duration, TimeSpan? timeLeft)
     {

@@ -22,7 +22,7 @@ internal static class LeaseView
             {
                 name = l.Name,
                 state = l.State == LockState.Held && l.TimeLeft <= TimeSpan.Zero ? "expired" : l.State.ToString().ToLowerInvariant(),
-                holder = l.State == LockState.Held ? l.HolderLabel : null,
+                holder = l.State == LockState.Held ? LockName.Printable(l.HolderLabel) : null,
                 epoch = l.Epoch,
                 acquired = l.AcquiredAt,
                 renewed = l.RenewedAt,
@@ -31,7 +31,7 @@ internal static class LeaseView
                 heldForSeconds = l.State == LockState.Held && l.AcquiredAt is { } at ? Math.Round((now - at).TotalSeconds, 1) : (double?)null,
                 attempts = l.Attempts,
                 stalls = l.Stalls,
-                lastReason = l.LastReleaseReason,
+                lastReason = LockName.Printable(l.LastReleaseReason),
             }));
         });
         app.MapGet("/leases/history", async (IClusterClient client, string name, int? limit) =>
@@ -47,7 +47,7 @@ internal static class LeaseView
             }
 
             var entries = await client.GetGrain<ICycleLockGrain>(normalized).GetHistoryAsync(Math.Clamp(limit ?? 20, 1, 1000), null);
-            return Results.Json(entries.Select(e => new { e.Id, e.At, e.Epoch, e.Event, holder = e.HolderLabel, e.Reason, e.By }));
+            return Results.Json(entries.Select(e => new { e.Id, e.At, e.Epoch, e.Event, holder = LockName.Printable(e.HolderLabel), reason = LockName.Printable(e.Reason), by = LockName.Printable(e.By), e.Operator }));
         });
         return app;
     }
@@ -122,7 +122,7 @@ internal static class LeaseView
             body.replaceChildren();
             for (const e of entries) {
               const row = body.insertRow();
-              cell(row, e.id); cell(row, time(e.at)); cell(row, 'epoch ' + e.epoch); cell(row, e.event); cell(row, text(e.holder)); cell(row, text(e.reason)); cell(row, text(e.by));
+              cell(row, e.id); cell(row, time(e.at)); cell(row, 'epoch ' + e.epoch); cell(row, e.event); cell(row, text(e.holder)); cell(row, text(e.reason)); cell(row, text(e.by)); cell(row, text(e.operator));
             }
           }
           refresh();

@@ -23,6 +23,16 @@ try
         return 0;
     }
 
+    if (args is ["tls-certs", "--out", var directory, ..])
+    {
+        // `CycleLock.Silo tls-certs --out DIR [--days N]`: a throwaway CA and a silo and a client certificate for a local
+        // cluster (deploy/local --tls). Never for production: there the organisation's CA issues them.
+        var days = args is [_, _, _, "--days", var d] && int.TryParse(d, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 3650 ? n : 30;
+        DevCertificates.WriteLocalSet(directory, days);
+        Console.WriteLine($"cyclelock-silo: wrote ca, silo and client certificates (valid {days} days) to {directory}");
+        return 0;
+    }
+
     var builder = WebApplication.CreateBuilder(args);
     builder.AddCycleLockSilo();
 

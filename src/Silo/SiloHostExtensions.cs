@@ -3,6 +3,7 @@ using System.Text.Json;
 using CycleLock.Hosting;
 using CycleLock.Leasing;
 using CycleLock.Resilience;
+using CycleLock.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
@@ -29,10 +30,14 @@ public static class SiloHostExtensions
         var configuration = builder.Configuration;
         var host = new SiloHostOptions();
         var web = new WebOptions();
+        var access = new AccessOptions();
+        var tls = new CycleLockTlsOptions();
         try
         {
             configuration.GetSection(SiloHostOptions.Section).Bind(host);
             configuration.GetSection(WebOptions.Section).Bind(web);
+            configuration.GetSection(AccessOptions.Section).Bind(access);
+            configuration.GetSection(CycleLockTlsOptions.SiloSection).Bind(tls);
 
             // Bound here once too, so an unparsable value in any section stops the start naming its key.
             configuration.GetSection(CycleLockOptions.Section).Bind(new CycleLockOptions());
@@ -50,7 +55,7 @@ public static class SiloHostExtensions
         }
 
         var connectionString = configuration["CycleLock:ConnectionString"];
-        SiloHostOptionsValidator.ThrowIfInvalid(host, web, connectionString);
+        SiloHostOptionsValidator.ThrowIfInvalid(host, web, connectionString, access, tls);
         builder.Services.AddSingleton(web);
         builder.WebHost.UseUrls(web.Url);
         var multiSilo = host.Clustering == "AdoNet";
@@ -98,6 +103,12 @@ public static class SiloHostExtensions
                 o.NumMissedProbesLimit = host.NumMissedProbesLimit;
             });
             silo.Services.Configure<DatabaseResilienceOptions>(configuration.GetSection(DatabaseResilienceOptions.Section));
+            silo.Services.Configure<AccessOptions>(configuration.GetSection(AccessOptions.Section));
+            if (tls.Enabled)
+            {
+                // Checked by the validator above (files, key, validity, CA); every silo and client must present a certificate from the CA.
+                silo.UseCycleLockTls(tls);
+            }
             silo.AddCycleLocks(
                 store =>
                 {

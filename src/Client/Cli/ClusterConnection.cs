@@ -33,6 +33,47 @@ internal static class ClusterConnection
         Recursive = true,
     };
 
+    public static readonly Option<FileInfo?> CredentialFile = new("--credential-file")
+    {
+        Description = "A file whose first line is this tool's credential, NAME:SECRET (default: the CYCLELOCK_CREDENTIAL environment variable); a secret is never an argument",
+        Recursive = true,
+    };
+
+    /// <summary>The credential to present: the first line of <c>--credential-file</c>, else <c>CYCLELOCK_CREDENTIAL</c>,
+    /// else none. A malformed one is an <see cref="ArgumentException"/> that does not show it.</summary>
+    public static string? ReadCredential(ParseResult parse)
+    {
+        string? credential;
+        if (parse.GetValue(CredentialFile) is { } file)
+        {
+            try
+            {
+                credential = File.ReadLines(file.FullName).FirstOrDefault()?.Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ArgumentException($"--credential-file '{file.FullName}' cannot be read: {e.Message} (rule: a readable file whose first line is NAME:SECRET).", e);
+            }
+
+            if (string.IsNullOrEmpty(credential))
+            {
+                throw new ArgumentException($"--credential-file '{file.FullName}' is empty (rule: its first line is NAME:SECRET).");
+            }
+        }
+        else
+        {
+            credential = Environment.GetEnvironmentVariable("CYCLELOCK_CREDENTIAL")?.Trim();
+            if (string.IsNullOrEmpty(credential))
+            {
+                return null;
+            }
+        }
+
+        return CycleLockClientOptionsValidator.CredentialProblem(credential) is { } problem
+            ? throw new ArgumentException($"The credential ({(parse.GetValue(CredentialFile) is null ? "CYCLELOCK_CREDENTIAL" : "--credential-file")}) {problem}")
+            : credential;
+    }
+
     /// <summary>Parses the gateway list; a bad entry is an <see cref="ArgumentException"/> naming it.</summary>
     public static IPEndPoint[] ParseGateways(string[]? values)
     {
@@ -80,6 +121,7 @@ internal static class ClusterConnection
         var gateways = ParseGateways(parse.GetValue(Gateways));
         var serviceId = parse.GetValue(ServiceId)!;
         var clusterId = parse.GetValue(ClusterId)!;
+        var credential = ReadCredential(parse);
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders(); // the tool's output is its tables and messages
         builder.AddCycleLockClient(
@@ -97,7 +139,11 @@ internal static class ClusterConnection
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(45));
                 client.UseConnectionRetryFilter((_, _) => Task.FromResult(false));
             },
-            options => options.HolderLabel = label);
+            options =>
+            {
+                options.HolderLabel = label;
+                options.Credential = credential;
+            });
         var host = builder.Build();
         try
         {

@@ -221,6 +221,11 @@ internal static class Commands
             await Console.Error.WriteLineAsync($"cyclelock: {e.Message}");
             return ExitCodes.BadArguments;
         }
+        catch (CycleLockAccessDeniedException e)
+        {
+            await Console.Error.WriteLineAsync($"cyclelock: {e.Message}");
+            return ExitCodes.Denied;
+        }
         catch (ClusterUnreachableException e)
         {
             await Console.Error.WriteLineAsync($"cyclelock: {e.Message}");

@@ -21,5 +21,8 @@ internal static class ExitCodes
     /// <summary>A call got no answer: it may still take effect; inspect before retrying.</summary>
     public const int Unknown = 5;
 
-    public const string Help = "exit codes: 0 done, 1 not acquired/lost/failed, 2 bad arguments (nothing sent), 3 refused (wrong epoch, not held, not dead; nothing changed), 4 cluster unreachable, 5 no answer (outcome unknown: inspect before retrying)";
+    /// <summary>The silo refused this tool's credential, or the credential may not make the call. Nothing changed.</summary>
+    public const int Denied = 6;
+
+    public const string Help = "exit codes: 0 done, 1 not acquired/lost/failed, 2 bad arguments (nothing sent), 3 refused (wrong epoch, not held, not dead; nothing changed), 4 cluster unreachable, 5 no answer (outcome unknown: inspect before retrying), 6 access denied (no or wrong credential, or not allowed; nothing changed)";
 }

@@ -22,7 +22,7 @@ internal static class LockTables
             table.AddRow(
                 Markup.Escape(l.Name),
                 state,
-                Markup.Escape(l.State == LockState.Held ? l.HolderLabel ?? "?" : "-"),
+                Markup.Escape(l.State == LockState.Held ? LockName.Printable(l.HolderLabel) ?? "?" : "-"),
                 l.Epoch.ToString(CultureInfo.InvariantCulture),
                 Time(l.AcquiredAt),
                 Time(l.RenewedAt),
@@ -38,7 +38,7 @@ internal static class LockTables
 
     public static Table History(IEnumerable<LockHistoryEntry> entries)
     {
-        var table = new Table().Border(TableBorder.Simple).AddColumns("#", "at", "epoch", "event", "holder", "reason", "by");
+        var table = new Table().Border(TableBorder.Simple).AddColumns("#", "at", "epoch", "event", "holder", "reason", "by", "operator");
         foreach (var e in entries)
         {
             table.AddRow(
@@ -46,9 +46,10 @@ internal static class LockTables
                 e.At.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture),
                 e.Epoch.ToString(CultureInfo.InvariantCulture),
                 Markup.Escape(e.Event),
-                Markup.Escape(e.HolderLabel ?? "-"),
-                Markup.Escape(e.Reason ?? "-"),
-                Markup.Escape(e.By ?? "-"));
+                Markup.Escape(LockName.Printable(e.HolderLabel) ?? "-"),
+                Markup.Escape(LockName.Printable(e.Reason) ?? "-"),
+                Markup.Escape(LockName.Printable(e.By) ?? "-"),
+                Markup.Escape(e.Operator ?? "-"));
         }
 
         return table;

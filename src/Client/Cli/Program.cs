@@ -6,6 +6,7 @@ var root = new RootCommand($"cyclelock: inspect and operate CycleLock job locks 
     ClusterConnection.Gateways,
     ClusterConnection.ServiceId,
     ClusterConnection.ClusterId,
+    ClusterConnection.CredentialFile,
     Commands.List(),
     Commands.Inspect(),
     Commands.Watch(),

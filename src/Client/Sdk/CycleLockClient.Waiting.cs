@@ -71,7 +71,7 @@ public sealed partial class CycleLockClient
                         offered |= reply.Status == WaitStatus.Offered;
                         retry = reply.RegisteredFor / 3;
                     }
-                    catch (Exception e) when (e is not ArgumentException && !cancellationToken.IsCancellationRequested)
+                    catch (Exception e) when (e is not (ArgumentException or CycleLockAccessDeniedException) && !cancellationToken.IsCancellationRequested)
                     {
                         // The cluster is away: register again shortly.
                     }
@@ -123,7 +123,7 @@ public sealed partial class CycleLockClient
                     using var leave = new CancellationTokenSource(_options.AcquireCallTimeout);
                     await grain.LeaveAsync(waiterId, leave.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is not ArgumentException)
+                catch (Exception e) when (e is not (ArgumentException or CycleLockAccessDeniedException))
                 {
                     // Best effort: an unrenewed registration lapses on its own.
                 }

@@ -37,6 +37,10 @@ public sealed partial class CycleLockClient
     /// <summary>The grain of a lock (the name is validated and NFC-normalised).</summary>
     public ICycleLockGrain Grain(string name) => _grains.GetGrain<ICycleLockGrain>(LockName.Normalize(name));
 
+    /// <summary>The operator plane of lock <paramref name="name"/> (normalised; throws <see cref="ArgumentException"/>
+    /// for an invalid name): force-release and reset, refused without an operator credential.</summary>
+    public ILockOperatorGrain OperatorGrain(string name) => _grains.GetGrain<ILockOperatorGrain>(LockName.Normalize(name));
+
     /// <summary>Tries once to acquire <paramref name="name"/> for <paramref name="ttl"/> (default
     /// <see cref="CycleLockClientOptions.DefaultTtl"/>): a handle, or who holds it (busy), or dead. A TTL
     /// below the deployment's floor (<see cref="Limits"/>, read at host start or before the first acquire)
@@ -73,16 +77,17 @@ public sealed partial class CycleLockClient
     /// holder's promises; history records it.</summary>
     public Task<ForceReleaseReply> ForceReleaseAsync(string name, long epoch, string reason, string by, bool skipDelay = false)
     {
-        var grain = Grain(name);
+        var grain = OperatorGrain(name);
         var request = new ForceReleaseRequest(epoch, reason, by, skipDelay);
         RequestRules.ForceRelease(request);
         return grain.ForceReleaseAsync(request);
     }
 
-    /// <summary>An operator returns a dead lock to service.</summary>
+    /// <summary>An operator returns a dead lock to service. Both operator calls throw
+    /// <see cref="CycleLockAccessDeniedException"/> when this client's credential is not an operator's.</summary>
     public Task<ResetReply> ResetAsync(string name, string by)
     {
-        var grain = Grain(name);
+        var grain = OperatorGrain(name);
         RequestRules.Text(by, RequestRules.MaxLabelLength, "Reset operator", nameof(by));
         return grain.ResetAsync(by);
     }
@@ -167,7 +172,7 @@ public sealed partial class CycleLockClient
                 handle.Start();
                 return new AcquireResult(AcquireOutcome.Acquired, handle, reply);
             }
-            catch (Exception e) when (e is not ArgumentException)
+            catch (Exception e) when (e is not (ArgumentException or CycleLockAccessDeniedException))
             {
                 // The reply may be lost with the grant made: retry with the same holder id and key
                 // (idempotent), and abandon below if every try fails.

@@ -61,6 +61,11 @@ public sealed class CycleLockClientOptions
     [Range(0.05, 0.95)]
     public double HolderTimeoutFraction { get; set; } = 0.5;
 
+    /// <summary>The credential this client presents to silos that require one, <c>NAME:SECRET</c> (section
+    /// <c>CycleLock:Access</c> of the silo). Set it from configuration or an environment variable
+    /// (<c>CycleLock__Client__Credential</c>), never from a command-line argument. Default none.</summary>
+    public string? Credential { get; set; }
+
     /// <summary>m_w = m/2 for a TTL.</summary>
     public TimeSpan SdkMarginFor(TimeSpan ttl) => ((ttl * MarginFraction) + MarginBase) / 2;
 

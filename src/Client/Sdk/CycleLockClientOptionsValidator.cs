@@ -51,6 +51,27 @@ public sealed class CycleLockClientOptionsValidator : IValidateOptions<CycleLock
             failures.Add($"{CycleLockClientOptions.Section}:{nameof(o.HolderLabel)}: {e.Message}");
         }
 
+        if (o.Credential is { } credential && CredentialProblem(credential) is { } problem)
+        {
+            failures.Add($"{CycleLockClientOptions.Section}:{nameof(o.Credential)} {problem}");
+        }
+
         return failures;
+    }
+
+    /// <summary>What is wrong with a credential (without showing its secret), or null.</summary>
+    public static string? CredentialProblem(string credential)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        var colon = credential.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || colon == credential.Length - 1)
+        {
+            return "is not NAME:SECRET (rule: a credential name, a colon, then its secret; the value is not shown).";
+        }
+
+        var name = credential[..colon];
+        return name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+            ? "has a name that is not 1 to 64 letters, digits, '.', '_' or '-' (rule: NAME:SECRET; the value is not shown)."
+            : null;
     }
 }

@@ -1,4 +1,6 @@
+using CycleLock;
 using CycleLock.Client;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,7 +25,18 @@ public static class CycleLockClientServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configureOrleans);
-        builder.UseOrleansClient(configureOrleans);
+        var tls = new CycleLockTlsOptions();
+        builder.Configuration.GetSection(CycleLockTlsOptions.ClientSection).Bind(tls);
+        builder.UseOrleansClient(client =>
+        {
+            configureOrleans(client);
+            client.AddCycleLockCredential();
+            if (tls.Enabled)
+            {
+                // Mutual TLS from CycleLock:Client:Tls (CertificateFile, KeyFile, CaFile): checked here, before any connection.
+                client.UseCycleLockTls(tls);
+            }
+        });
         builder.Services.AddOptions<CycleLockClientOptions>().BindConfiguration(CycleLockClientOptions.Section);
         AddSdk(builder.Services, configure);
         return builder;
@@ -34,7 +47,11 @@ public static class CycleLockClientServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configureOrleans);
-        services.AddOrleansClient(configureOrleans);
+        services.AddOrleansClient(client =>
+        {
+            configureOrleans(client);
+            client.AddCycleLockCredential();
+        });
         AddSdk(services, configure);
         return services;
     }

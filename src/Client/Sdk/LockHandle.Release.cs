@@ -95,7 +95,7 @@ public sealed partial class LockHandle
 
                 return reply;
             }
-            catch (Exception e) when (e is not ArgumentException)
+            catch (Exception e) when (e is not (ArgumentException or CycleLockAccessDeniedException))
             {
                 last = e;
             }

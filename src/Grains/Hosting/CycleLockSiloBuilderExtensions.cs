@@ -1,6 +1,7 @@
 using CycleLock.Leasing;
 using CycleLock.Persistence;
 using CycleLock.Resilience;
+using CycleLock.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -52,6 +53,13 @@ public static class CycleLockSiloBuilderExtensions
         services.TryAddSingleton(sp => LeaseStoreDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value));
         services.AddMetrics();
         services.TryAddSingleton<CycleLockMetrics>();
+
+        // Every client call checked before it runs: credentials and what each may do (CycleLock:Access).
+        services.AddOptions<AccessOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccessOptions>, AccessOptionsValidator>());
+        services.TryAddSingleton<AccessPolicy>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IIncomingGrainCallFilter, AccessFilter>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutgoingGrainCallFilter, InternalTokenFilter>());
 
         // The database pipeline in Polly's registry, with Polly's telemetry (the host's TelemetryOptions, our severities and tags).
         services.AddResiliencePipeline(DatabaseResilience.PipelineName, static (builder, context) => DatabaseResilience.ConfigurePipeline(

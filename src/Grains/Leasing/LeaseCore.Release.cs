@@ -118,24 +118,26 @@ public sealed partial class LeaseCore
     /// otherwise the store fences until the old <c>expires_at</c>. If the outcome is in doubt, this
     /// activation never promises for that epoch again and retries the force-release on its timer.
     /// </summary>
-    public async Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken)
+    public async Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, string operatorName, CancellationToken cancellationToken)
     {
         RequestRules.ForceRelease(request);
+        ArgumentException.ThrowIfNullOrEmpty(operatorName);
         if (request.SkipDelay && !_options.AllowSkipDelay)
         {
             throw new ArgumentException($"Force-release of lock {LockName.Quote(_name)} with SkipDelay = true is refused: this silo does not allow it (rule: CycleLock:Locks:AllowSkipDelay = true enables it; without it the force-release waits out the old holder's promise).", nameof(request));
         }
 
+        var command = new ForceCommand(request, operatorName);
         var serving = _lease is { } lease && lease.Epoch == request.ExpectedEpoch && _phase is LeasePhase.Held or LeasePhase.Ending or LeasePhase.Lost;
         var before = (_phase, _endingKind, _endingReason, _pendingForce);
         if (serving)
         {
             BeginEnding(EndingKind.Force, "force-released");
-            _pendingForce = request;
+            _pendingForce = command;
         }
 
-        var result = await SendForceReleaseAsync(request, cancellationToken);
-        if (result.Outcome == StoreOutcome.ForceBusy && serving && ReferenceEquals(_pendingForce, request))
+        var result = await SendForceReleaseAsync(command, cancellationToken);
+        if (result.Outcome == StoreOutcome.ForceBusy && serving && ReferenceEquals(_pendingForce, command))
         {
             // The lock timeout aborted the statement: nothing changed, so the activation is as it was
             // (including an earlier force-release still in doubt, which its timer keeps retrying).
@@ -146,15 +148,16 @@ public sealed partial class LeaseCore
     }
 
     // Ends the served lease only when the statement was about the served epoch and gave a definite answer.
-    private async Task<StoreResult> SendForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken)
+    private async Task<StoreResult> SendForceReleaseAsync(ForceCommand command, CancellationToken cancellationToken)
     {
+        var request = command.Request;
         var ownEpoch = _lease?.Epoch == request.ExpectedEpoch;
         var promiseLeft = ownEpoch ? Max(_promisedUntil - Now(), TimeSpan.Zero) : TimeSpan.Zero;
         var margin = _lease?.Timing.Margin ?? _options.MarginBase;
         StoreResult result;
         try
         {
-            result = await _store.ForceReleaseAsync(_name, request.ExpectedEpoch, request.Reason, request.By, request.SkipDelay, _activation, promiseLeft, margin, cancellationToken);
+            result = await _store.ForceReleaseAsync(_name, request.ExpectedEpoch, request.Reason, request.By, command.Operator, request.SkipDelay, _activation, promiseLeft, margin, cancellationToken);
         }
         catch
         {
@@ -166,7 +169,7 @@ public sealed partial class LeaseCore
             throw;
         }
 
-        if (ownEpoch && _pendingForce is not null && _pendingForce.ExpectedEpoch == request.ExpectedEpoch && result.Outcome != StoreOutcome.ForceBusy)
+        if (ownEpoch && _pendingForce is not null && _pendingForce.Request.ExpectedEpoch == request.ExpectedEpoch && result.Outcome != StoreOutcome.ForceBusy)
         {
             End(KeepAliveStatus.Lost, "force-released");
             Log.ForceReleased(_logger, _name, request.ExpectedEpoch, request.By);
@@ -185,7 +188,7 @@ public sealed partial class LeaseCore
             if (result.Outcome == StoreOutcome.ForceBusy)
             {
                 _timerRequest = new TimerRequest(Backoff(), false);
-                throw new TimeoutException($"Lock {LockName.Quote(_name)}: a force-release of epoch {pending.ExpectedEpoch} is still unsettled (a fenced write holds the row); retry.");
+                throw new TimeoutException($"Lock {LockName.Quote(_name)}: a force-release of epoch {pending.Request.ExpectedEpoch} is still unsettled (a fenced write holds the row); retry.");
             }
         }
     }
@@ -214,10 +217,11 @@ public sealed partial class LeaseCore
     }
 
     /// <summary>Returns a dead lock to service.</summary>
-    public async Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken)
+    public async Task<ResetReply> ResetAsync(string by, string operatorName, CancellationToken cancellationToken)
     {
         RequestRules.Text(by, RequestRules.MaxLabelLength, "Reset operator", nameof(by));
-        var result = await _store.ResetAsync(_name, by, cancellationToken);
+        ArgumentException.ThrowIfNullOrEmpty(operatorName);
+        var result = await _store.ResetAsync(_name, by, operatorName, cancellationToken);
         return new ResetReply(result.Outcome == StoreOutcome.Reset);
     }
 }

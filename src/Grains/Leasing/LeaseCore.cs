@@ -41,7 +41,7 @@ public sealed partial class LeaseCore
     private LeasePhase? _failureLoggedFor;
     private EndingKind _endingKind;
     private string _endingReason = string.Empty;
-    private ForceReleaseRequest? _pendingForce;
+    private ForceCommand? _pendingForce;
     private TimerRequest? _timerRequest;
     private readonly CycleLockMetrics _metrics;
 
@@ -313,4 +313,7 @@ public sealed partial class LeaseCore
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    // A force-release with the operator the silo authenticated for it (kept while its outcome is in doubt).
+    private sealed record ForceCommand(ForceReleaseRequest Request, string Operator);
 }

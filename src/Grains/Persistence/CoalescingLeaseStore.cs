@@ -84,16 +84,16 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
         _inner.ReleaseAsync(name, holderId, key, epoch, activation, reason, byHolder, maxStalls, cancellationToken);
 
     /// <inheritdoc />
-    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
-        _inner.ForceReleaseAsync(name, expectedEpoch, reason, by, skipDelay, selfActivation, promiseLeft, margin, cancellationToken);
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
+        _inner.ForceReleaseAsync(name, expectedEpoch, reason, by, operatorName, skipDelay, selfActivation, promiseLeft, margin, cancellationToken);
 
     /// <inheritdoc />
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
         _inner.AbandonAsync(name, holderId, key, cancellationToken);
 
     /// <inheritdoc />
-    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
-        _inner.ResetAsync(name, by, cancellationToken);
+    public Task<StoreResult> ResetAsync(string name, string by, string operatorName, CancellationToken cancellationToken) =>
+        _inner.ResetAsync(name, by, operatorName, cancellationToken);
 
     /// <inheritdoc />
     public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken) => _inner.GetAsync(name, cancellationToken);

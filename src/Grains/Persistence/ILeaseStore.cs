@@ -29,13 +29,13 @@ public interface ILeaseStore
     Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken);
 
     /// <summary>Ends the lease of <paramref name="expectedEpoch"/>, bumps the epoch and fences the old holder's promises.</summary>
-    Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken);
+    Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken);
 
     /// <summary>Spends <paramref name="holderId"/>, then releases a grant to it if there is one.</summary>
     Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken);
 
     /// <summary>Returns a dead lock to service.</summary>
-    Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken);
+    Task<StoreResult> ResetAsync(string name, string by, string operatorName, CancellationToken cancellationToken);
 
     /// <summary>The lock's row, or a free "does not exist" view.</summary>
     Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken);

@@ -17,11 +17,11 @@ internal static class LeaseSql
 
     public const string Release = $"SELECT {Columns} FROM cyclelock.release($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-    public const string ForceRelease = $"SELECT {Columns} FROM cyclelock.force_release($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    public const string ForceRelease = $"SELECT {Columns} FROM cyclelock.force_release($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
     public const string Abandon = $"SELECT {Columns} FROM cyclelock.abandon($1, $2, $3, $4)";
 
-    public const string Reset = $"SELECT {Columns} FROM cyclelock.reset($1, $2, $3)";
+    public const string Reset = $"SELECT {Columns} FROM cyclelock.reset($1, $2, $3, $4)";
 
     // Coalesced renewal and adoption (migration 0004): one row per input, in input order.
     public const string RenewMany = "SELECT r.out_ord, (r.out_result).* FROM cyclelock.renew_many($1, $2, $3, $4, $5, $6) r";
@@ -70,7 +70,7 @@ internal static class LeaseSql
         """;
 
     public const string History = """
-        SELECT id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at
+        SELECT id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at, operator
         FROM cyclelock.history
         WHERE service_id = $1 AND name = $2 AND ($3::bigint IS NULL OR id < $3)
         ORDER BY id DESC

@@ -139,7 +139,7 @@ public sealed partial class PostgresLeaseStore
             entries.Add(new LockHistoryEntry(
                 reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
                 NullableGuid(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
-                NullableString(reader, 8), NullableString(reader, 9), reader.GetFieldValue<DateTimeOffset>(10)));
+                NullableString(reader, 8), NullableString(reader, 9), reader.GetFieldValue<DateTimeOffset>(10), NullableString(reader, 11)));
         }
 
         return entries;

@@ -111,14 +111,14 @@ public sealed partial class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
     }
 
     /// <inheritdoc />
-    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
         // Idempotent: conditional on the expected epoch; a retry finds the force-release in history.
         // Its attempt may wait for an epoch guard up to the force-release lock timeout, so the attempt
         // timeout is above it (a lock timeout is a definite Busy answer, never a retry nor a give-up).
         RunAsync("force-release", name, expectedEpoch, LeaseSql.ForceRelease, cancellationToken, _options.ForceReleaseLockTimeout + TimeSpan.FromSeconds(1), StoreOutcome.ForceBusy, DatabaseLane.Foreground,
             Text(_serviceId), Text(name), Long(expectedEpoch), Text(reason), Text(by), Bool(skipDelay), Text(selfActivation),
             Interval(promiseLeft < TimeSpan.Zero ? TimeSpan.Zero : promiseLeft), Interval(margin),
-            Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds));
+            Int((int)_options.ForceReleaseLockTimeout.TotalMilliseconds), Text(operatorName));
 
     /// <inheritdoc />
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
@@ -126,9 +126,9 @@ public sealed partial class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
         RunAsync("abandon", name, null, LeaseSql.Abandon, cancellationToken, Text(_serviceId), Text(name), Uuid(holderId), Bytes(key.Hash()));
 
     /// <inheritdoc />
-    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
+    public Task<StoreResult> ResetAsync(string name, string by, string operatorName, CancellationToken cancellationToken) =>
         // Idempotent: only a dead lock is reset; a retry finds it free and changes nothing.
-        RunAsync("reset", name, null, LeaseSql.Reset, cancellationToken, Text(_serviceId), Text(name), Text(by));
+        RunAsync("reset", name, null, LeaseSql.Reset, cancellationToken, Text(_serviceId), Text(name), Text(by), Text(operatorName));
 
     private Task<StoreResult> RunAsync(string operation, string name, long? epoch, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
         RunAsync(operation, name, epoch, sql, cancellationToken, null, null, DatabaseLane.Foreground, parameters);

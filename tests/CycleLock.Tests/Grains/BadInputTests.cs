@@ -151,8 +151,8 @@ public sealed class BadInputTests(RealTimeClusterFixture fixture)
             await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.ReleaseAsync(new ReleaseRequest(holder, key, 0, ReleaseReason.Completed))),
             await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.ReleaseAsync(new ReleaseRequest(holder, new LeaseKey(" "), granted.Epoch, ReleaseReason.Completed))),
             await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.ReleaseAsync(new ReleaseRequest(holder, key, granted.Epoch, ReleaseReason.Stalled))),
-            await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.ForceReleaseAsync(new ForceReleaseRequest(-3, "why", "op", false))),
-            await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.ForceReleaseAsync(new ForceReleaseRequest(granted.Epoch, string.Empty, "op", false))),
+            await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.AsReference<ILockOperatorGrain>().ForceReleaseAsync(new ForceReleaseRequest(-3, "why", "op", false))),
+            await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.AsReference<ILockOperatorGrain>().ForceReleaseAsync(new ForceReleaseRequest(granted.Epoch, string.Empty, "op", false))),
             await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.AbandonAsync(new AbandonRequest(Guid.Empty, key))),
             await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.TryAcquireAsync(new AcquireRequest(holder, "h", key, Ttl + TimeSpan.FromSeconds(1)))),
         };

@@ -141,10 +141,10 @@ public sealed class CycleLockGrainTests(RealTimeClusterFixture fixture)
     {
         var (grain, request, reply) = await AcquireAsync(NewName());
 
-        var forced = await grain.ForceReleaseAsync(new ForceReleaseRequest(reply.Epoch, "stuck job", "test-operator", false));
+        var forced = await grain.AsReference<ILockOperatorGrain>().ForceReleaseAsync(new ForceReleaseRequest(reply.Epoch, "stuck job", "test-operator", false));
         var keepAlive = await grain.KeepAliveAsync(new KeepAliveRequest(request.HolderId, request.Key, reply.Epoch));
-        var again = await grain.ForceReleaseAsync(new ForceReleaseRequest(reply.Epoch, "stuck job", "test-operator", false));
-        var wrong = await grain.ForceReleaseAsync(new ForceReleaseRequest(reply.Epoch + 100, "stuck job", "test-operator", false));
+        var again = await grain.AsReference<ILockOperatorGrain>().ForceReleaseAsync(new ForceReleaseRequest(reply.Epoch, "stuck job", "test-operator", false));
+        var wrong = await grain.AsReference<ILockOperatorGrain>().ForceReleaseAsync(new ForceReleaseRequest(reply.Epoch + 100, "stuck job", "test-operator", false));
 
         Assert.Equal(ForceReleaseStatus.Released, forced.Status);
         Assert.True(forced.CurrentEpoch > reply.Epoch);

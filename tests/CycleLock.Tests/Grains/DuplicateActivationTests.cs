@@ -97,7 +97,7 @@ public sealed class DuplicateActivationTests(RealTimeClusterFixture fixture)
                 var info = await clusters[random.Next(2)].Client.GetGrain<ICycleLockGrain>(name).InspectAsync();
                 if (forced < 2 && info.State == LockState.Held && DateTimeOffset.UtcNow > end - (RunFor / 2))
                 {
-                    await clusters[random.Next(2)].Client.GetGrain<ICycleLockGrain>(name).ForceReleaseAsync(new ForceReleaseRequest(info.Epoch, "duplicate-activation test", "operator", false));
+                    await clusters[random.Next(2)].Client.GetGrain<ILockOperatorGrain>(name).ForceReleaseAsync(new ForceReleaseRequest(info.Epoch, "duplicate-activation test", "operator", false));
                     forced++;
                 }
             }

@@ -57,7 +57,7 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         var second = Guid.NewGuid();
         var again = await store.AcquireAsync(name, second, "h2", LeaseKey.New(), Long, "act", None);
         Assert.Equal(StoreOutcome.Granted, again.Outcome);
-        await store.ForceReleaseAsync(name, again.Epoch, "test", "op", skipDelay: true, "act", TimeSpan.Zero, TimeSpan.Zero, None);
+        await store.ForceReleaseAsync(name, again.Epoch, "test", "op", "ops", skipDelay: true, "act", TimeSpan.Zero, TimeSpan.Zero, None);
         Assert.Equal("stale-epoch", await GuardAsync(name, again.Epoch, second));
     }
 

@@ -36,14 +36,14 @@ public sealed class ControllableLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
         Run("release", name, cancellationToken, () => inner.ReleaseAsync(name, holderId, key, epoch, activation, reason, byHolder, maxStalls, cancellationToken));
 
-    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
-        Run("force-release", name, cancellationToken, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, skipDelay, selfActivation, promiseLeft, margin, cancellationToken));
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
+        Run("force-release", name, cancellationToken, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, operatorName, skipDelay, selfActivation, promiseLeft, margin, cancellationToken));
 
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
         Run("abandon", name, cancellationToken, () => inner.AbandonAsync(name, holderId, key, cancellationToken));
 
-    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) =>
-        Run("reset", name, cancellationToken, () => inner.ResetAsync(name, by, cancellationToken));
+    public Task<StoreResult> ResetAsync(string name, string by, string operatorName, CancellationToken cancellationToken) =>
+        Run("reset", name, cancellationToken, () => inner.ResetAsync(name, by, operatorName, cancellationToken));
 
     public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken)
     {

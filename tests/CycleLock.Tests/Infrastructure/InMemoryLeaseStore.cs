@@ -159,7 +159,7 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         return Mismatch(name, holderId, hash, epoch, activation);
     });
 
-    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) => Run(() =>
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) => Run(() =>
     {
         _rows.TryGetValue(name, out var r);
         if (r is null || r.Epoch != expectedEpoch)
@@ -209,7 +209,7 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         return Result("nothing", r, null);
     });
 
-    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) => Run(() =>
+    public Task<StoreResult> ResetAsync(string name, string by, string operatorName, CancellationToken cancellationToken) => Run(() =>
     {
         var r = RowOf(name);
         if (r.State != "dead")

@@ -93,7 +93,7 @@ public sealed class InterleavingExplorer
                         Seen.ForceReleaseThroughNonServing++;
                     }
 
-                    a.Start(a.Core.ForceReleaseAsync(new ForceReleaseRequest(row.Epoch, "explorer", "operator", false), CancellationToken.None), () => { });
+                    a.Start(a.Core.ForceReleaseAsync(new ForceReleaseRequest(row.Epoch, "explorer", "operator", false), "ops", CancellationToken.None), () => { });
                 }));
             }
 

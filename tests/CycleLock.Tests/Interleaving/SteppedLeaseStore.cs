@@ -24,13 +24,13 @@ public sealed class SteppedLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken) =>
         Enqueue("release:" + reason.ToText(), activation, () => inner.ReleaseAsync(name, holderId, key, epoch, activation, reason, byHolder, maxStalls, CancellationToken.None));
 
-    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
-        Enqueue("force-release", selfActivation, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, skipDelay, selfActivation, promiseLeft, margin, CancellationToken.None));
+    public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>
+        Enqueue("force-release", selfActivation, () => inner.ForceReleaseAsync(name, expectedEpoch, reason, by, operatorName, skipDelay, selfActivation, promiseLeft, margin, CancellationToken.None));
 
     public Task<StoreResult> AbandonAsync(string name, Guid holderId, LeaseKey key, CancellationToken cancellationToken) =>
         Enqueue("abandon", "sdk", () => inner.AbandonAsync(name, holderId, key, CancellationToken.None));
 
-    public Task<StoreResult> ResetAsync(string name, string by, CancellationToken cancellationToken) => inner.ResetAsync(name, by, cancellationToken);
+    public Task<StoreResult> ResetAsync(string name, string by, string operatorName, CancellationToken cancellationToken) => inner.ResetAsync(name, by, operatorName, cancellationToken);
 
     public Task<LockInfo> GetAsync(string name, CancellationToken cancellationToken) => inner.GetAsync(name, cancellationToken);
 

@@ -193,7 +193,7 @@ public sealed class LeaseCoreTests
             return Task.CompletedTask;
         };
 
-        var reply = await core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None);
+        var reply = await core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), "ops", CancellationToken.None);
 
         Assert.Equal(ForceReleaseStatus.Released, reply.Status);
         Assert.Equal((KeepAliveStatus.Uncertain, TimeSpan.Zero), (during!.Status, during.ValidFor));
@@ -274,12 +274,12 @@ public sealed class LeaseCoreTests
     {
         var (core, grant) = await GrantedAsync();
         _store.Before = (op, _) => op == "force-release" ? throw new IOException("connection ended") : Task.CompletedTask;
-        await Assert.ThrowsAsync<IOException>(() => core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None));
+        await Assert.ThrowsAsync<IOException>(() => core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), "ops", CancellationToken.None));
 
         // The operator retries while an epoch guard holds the row: the lock timeout aborts the statement.
         _store.Before = null;
         _store.Override = op => op == "force-release" ? Busy : null;
-        var retry = await core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None);
+        var retry = await core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), "ops", CancellationToken.None);
         Assert.Equal(ForceReleaseStatus.Busy, retry.Status);
         Assert.Equal(KeepAliveStatus.Uncertain, core.TryAnswerKeepAlive(KeepAlive(grant.Epoch))!.Status);
 
@@ -301,7 +301,7 @@ public sealed class LeaseCoreTests
     {
         var (core, grant) = await GrantedAsync();
         _store.Before = (op, _) => op == "force-release" ? throw new IOException("connection ended") : Task.CompletedTask;
-        await Assert.ThrowsAsync<IOException>(() => core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), CancellationToken.None));
+        await Assert.ThrowsAsync<IOException>(() => core.ForceReleaseAsync(new ForceReleaseRequest(grant.Epoch, "stuck", "operator", false), "ops", CancellationToken.None));
         _store.Before = null;
 
         var again = await core.AcquireAsync(new AcquireRequest(_holder, "worker", _key, Ttl), CancellationToken.None);

@@ -42,11 +42,9 @@ public sealed class ScriptedLockGrain : ICycleLockGrain
 
     public Task<LockInfo> InspectAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<ForceReleaseReply> ForceReleaseAsync(ForceReleaseRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<AbandonReply> AbandonAsync(AbandonRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<ResetReply> ResetAsync(string by, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<WaitReply> WaitAsync(WaitRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

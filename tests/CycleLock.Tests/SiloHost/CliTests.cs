@@ -12,11 +12,47 @@ public sealed class CliTests(SiloHostFixture fixture)
 
     private Task<(int Code, string Out, string Err)> Cli(params string[] args) => RunAsync([.. args, .. fixture.Gateway]);
 
-    // The built tool, 250 columns wide so that its tables do not wrap the values asserted on.
-    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    // The built tool, 250 columns wide so that its tables do not wrap the values asserted on, with the operator
+    // credential in CYCLELOCK_CREDENTIAL (or none, or another, when given).
+    private static Task<(int Code, string Out, string Err)> RunAsync(params string[] args) => RunAsAsync(SiloHostFixture.OperatorCredential, args);
+
+    private static async Task<(int Code, string Out, string Err)> RunAsAsync(string credential, params string[] args)
     {
-        var result = await Tools.RunAsync("dotnet", [BuildOutput.Of("src/Client/Cli", "cyclelock.dll"), .. args], throwOnError: false, environment: new Dictionary<string, string> { ["COLUMNS"] = "250" }, timeout: TimeSpan.FromSeconds(60));
+        var result = await Tools.RunAsync("dotnet", [BuildOutput.Of("src/Client/Cli", "cyclelock.dll"), .. args], throwOnError: false, environment: new Dictionary<string, string> { ["COLUMNS"] = "250", ["CYCLELOCK_CREDENTIAL"] = credential }, timeout: TimeSpan.FromSeconds(60));
         return (result.ExitCode, result.StandardOutput, result.StandardError);
+    }
+
+    [Fact]
+    public async Task WithoutACredential_OrWithAWorkers_OperatorCallsExitSix_AndNothingChanges()
+    {
+        var name = NewName("denied");
+        var held = await fixture.Locks.TryAcquireAsync(name, TimeSpan.FromSeconds(30));
+        await using var handle = held.Handle!;
+        var before = await RowAsync(name);
+        var epoch = handle.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var file = Path.Combine(Path.GetTempPath(), "cyclelock-cred-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(file, SiloHostFixture.WorkerCredential + "\n");
+        try
+        {
+            var none = await RunAsAsync(string.Empty, ["force-release", name, "--epoch", epoch, "--reason", "test", .. fixture.Gateway]);
+            var worker = await RunAsAsync(string.Empty, ["force-release", name, "--epoch", epoch, "--reason", "test", "--credential-file", file, .. fixture.Gateway]);
+            var wrong = await RunAsAsync("ops:not-the-secret-at-all", ["list", .. fixture.Gateway]);
+
+            Assert.True(none.Code == 6, $"no credential: exit {none.Code}: {none.Err}");
+            Assert.Contains("credential-required", none.Err, StringComparison.Ordinal);
+            Assert.True(worker.Code == 6, $"worker credential: exit {worker.Code}: {worker.Err}");
+            Assert.Contains("operator-only", worker.Err, StringComparison.Ordinal);
+            Assert.True(wrong.Code == 6, $"wrong secret: exit {wrong.Code}: {wrong.Err}");
+            Assert.Contains("unknown-credential", wrong.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain("not-the-secret-at-all", wrong.Out + wrong.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain(SiloHostFixture.WorkerCredential.Split(':')[1], worker.Out + worker.Err, StringComparison.Ordinal);
+            Assert.Equal(before, await RowAsync(name));
+            Assert.Equal(LockHandleState.Held, handle.State);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     private async Task<(string State, long Epoch)> RowAsync(string name)

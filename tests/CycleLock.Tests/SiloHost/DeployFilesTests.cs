@@ -4,8 +4,10 @@ using CycleLock.Client;
 using CycleLock.Leasing;
 using CycleLock.Persistence;
 using CycleLock.Resilience;
+using CycleLock.Security;
 using CycleLock.Silo;
 using CycleLock.Testing;
+using Microsoft.Extensions.Configuration;
 using YamlDotNet.RepresentationModel;
 
 namespace CycleLock.Tests.SiloHost;
@@ -25,6 +27,8 @@ public sealed class DeployFilesTests
         ["Store"] = typeof(LeaseStoreOptions),
         ["Resilience"] = typeof(DatabaseResilienceOptions),
         ["Client"] = typeof(CycleLockClientOptions),
+        ["Access"] = typeof(AccessOptions),
+        ["Tls"] = typeof(CycleLockTlsOptions),
     };
 
     private static string Deploy(string path) => Path.Combine(BuildOutput.Root, "deploy", path);
@@ -42,6 +46,12 @@ public sealed class DeployFilesTests
         if (parts is [_, "ConnectionString"])
         {
             Assert.Contains("Host=", value, StringComparison.Ordinal);
+            return;
+        }
+
+        if (parts is [_, "Access", "Credentials", _, var setting, ..])
+        {
+            Assert.True(typeof(CredentialOptions).GetProperty(setting) is { CanWrite: true }, $"{file}: {key}: a credential has no setting {setting}");
             return;
         }
 
@@ -73,6 +83,40 @@ public sealed class DeployFilesTests
         return silo;
     }
 
+    // Checks a deployment's settings as the silo host does: as shipped, its change-me placeholders stop the start;
+    // once an operator replaced each with a real value, the settings pass.
+    private static void Validate(IReadOnlyDictionary<string, string> env)
+    {
+        var shipped = Assert.Throws<SiloConfigurationException>(() => ValidateOnce(env));
+        Assert.Contains("placeholder", shipped.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("change-me\"", shipped.Message.Replace("'change-me'", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+        ValidateOnce(env.ToDictionary(e => e.Key, e => e.Value.Replace("change-me", Guid.NewGuid().ToString("N"), StringComparison.Ordinal)));
+    }
+
+    // The TLS files a deployment names (silo.crt, silo.key, ca.crt) are looked up here instead: a local set the silo
+    // program's tls-certs writes, so the validator loads and checks real certificates of those names.
+    private static readonly Lazy<string> TlsFiles = new(() =>
+    {
+        var directory = Directory.CreateTempSubdirectory("cyclelock-deploy-tls-").FullName;
+        DevCertificates.WriteLocalSet(directory, days: 1);
+        return directory;
+    });
+
+    private static void ValidateOnce(IReadOnlyDictionary<string, string> env)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(env
+            .Where(e => e.Key.StartsWith("CycleLock__", StringComparison.Ordinal) && !e.Value.StartsWith("valueFrom:", StringComparison.Ordinal))
+            .Select(e => new KeyValuePair<string, string?>(
+                e.Key.Replace("__", ":", StringComparison.Ordinal),
+                e.Key.StartsWith("CycleLock__Tls__", StringComparison.Ordinal) && e.Key.EndsWith("File", StringComparison.Ordinal) ? Path.Combine(TlsFiles.Value, Path.GetFileName(e.Value)) : e.Value))).Build();
+        var (silo, web, access, tls) = (new SiloHostOptions(), new WebOptions(), new AccessOptions(), new CycleLockTlsOptions());
+        configuration.GetSection(SiloHostOptions.Section).Bind(silo);
+        configuration.GetSection(WebOptions.Section).Bind(web);
+        configuration.GetSection(AccessOptions.Section).Bind(access);
+        configuration.GetSection(CycleLockTlsOptions.SiloSection).Bind(tls);
+        SiloHostOptionsValidator.ThrowIfInvalid(silo, web, configuration["CycleLock:ConnectionString"], access, tls);
+    }
+
     private static int WebPort(IReadOnlyDictionary<string, string> env) => new Uri(env.GetValueOrDefault("CycleLock__Web__Url", new WebOptions().Url)).Port;
 
     [Fact]
@@ -95,7 +139,9 @@ public sealed class DeployFilesTests
         Assert.Equal("AdoNet", env["CycleLock__Silo__Clustering"]);
         Assert.Contains("CycleLock__ConnectionString", example.Keys);
         Assert.Equal(WebOptions.DefaultLoopbackPort, WebPort(env)); // loopback unless a password is configured
-        SiloHostOptionsValidator.ThrowIfInvalid(Silo(env), new WebOptions { Url = env["CycleLock__Web__Url"] }, example["CycleLock__ConnectionString"]);
+        var active = File.ReadAllLines(Deploy("systemd/cyclelock-silo.env.example"))
+            .Where(l => l.StartsWith("CycleLock__", StringComparison.Ordinal)).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        Validate(active.Concat(env).ToDictionary(e => e.Key, e => e.Value));
     }
 
     [Fact]
@@ -150,7 +196,7 @@ public sealed class DeployFilesTests
         Assert.Equal("true", settings["CycleLock__Silo__Kubernetes"]);
         Assert.Equal("/health", S((YamlMappingNode)container.Children[new YamlScalarNode("readinessProbe")], "httpGet", "path"));
         Assert.Equal("/health/live", S((YamlMappingNode)container.Children[new YamlScalarNode("livenessProbe")], "httpGet", "path"));
-        SiloHostOptionsValidator.ThrowIfInvalid(silo, new WebOptions { Url = settings["CycleLock__Web__Url"], Password = settings["CycleLock__Web__Password"], AllowPlainHttp = settings["CycleLock__Web__AllowPlainHttp"] == "true" }, settings["CycleLock__ConnectionString"]);
+        Validate(settings);
 
         // The schema job runs the silo program's migrate mode with the same Secret.
         var job = Kind("Job");
@@ -190,7 +236,7 @@ public sealed class DeployFilesTests
                 Assert.Contains(((YamlScalarNode)dependency).Value!, names);
             }
 
-            SiloHostOptionsValidator.ThrowIfInvalid(options, new WebOptions { Url = env["CycleLock__Web__Url"], Password = env.GetValueOrDefault("CycleLock__Web__Password"), AllowPlainHttp = env.GetValueOrDefault("CycleLock__Web__AllowPlainHttp") == "true" }, env["CycleLock__ConnectionString"]);
+            Validate(env);
         }
 
         var migrate = (YamlMappingNode)services.Children[new YamlScalarNode("migrate")];

@@ -21,7 +21,13 @@ public sealed class HostCollection : ICollectionFixture<SiloHostFixture>
 public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
 {
     public const string User = "operator";
-    public const string Password = "test-secret";
+    public const string Password = "host-web-7Qm2xV9pLk";
+
+    /// <summary>The operator credential the silo knows, the test client's and the CLI's (<c>CYCLELOCK_CREDENTIAL</c>).</summary>
+    public const string OperatorCredential = "ops:host-operator-5d1e8c2a9b7f";
+
+    /// <summary>A worker credential for <c>cli-*</c> names: it may acquire, never force-release.</summary>
+    public const string WorkerCredential = "cliworker:host-worker-8e4b2f6a1c3d";
 
     /// <summary>The silo's database login: a role of its own whose password the server requires.</summary>
     public string DatabaseRole { get; } = "hostsilo" + Guid.NewGuid().ToString("N")[..8];
@@ -53,13 +59,17 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
             ["CycleLock:Web:Password"] = Password,
             ["Logging:LogLevel:CycleLock"] = "Debug",
             ["CycleLock:Locks:AllowSkipDelay"] = "true", // the CLI and lease view tests force-release without the fence
+            ["CycleLock:Access:Credentials:ops:Secret"] = OperatorCredential.Split(':')[1],
+            ["CycleLock:Access:Credentials:ops:Role"] = "Operator",
+            ["CycleLock:Access:Credentials:cliworker:Secret"] = WorkerCredential.Split(':')[1],
+            ["CycleLock:Access:Credentials:cliworker:Prefixes:0"] = "cli-*",
         });
         await Silo.WaitHealthyAsync(TimeSpan.FromSeconds(90));
         _client = await ConnectAsync(ServiceId, [Silo.GatewayPort], "host-tests");
         Locks = _client.Services.GetRequiredService<CycleLockClient>();
     }
 
-    public static async Task<IHost> ConnectAsync(string serviceId, int[] gateways, string label, string clusterId = "test")
+    public static async Task<IHost> ConnectAsync(string serviceId, int[] gateways, string label, string clusterId = "test", string? credential = OperatorCredential)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.AddCycleLockClient(
@@ -72,7 +82,11 @@ public sealed class SiloHostFixture(PostgresFixture postgres) : IAsyncLifetime
                     o.ClusterId = clusterId;
                 });
             },
-            o => o.HolderLabel = label);
+            o =>
+            {
+                o.HolderLabel = label;
+                o.Credential = credential;
+            });
         var host = builder.Build();
         await host.StartAsync();
         return host;

@@ -18,9 +18,25 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
     [InlineData("CycleLock:ConnectionString", "Hots=nowhere;Pasword=secret", "CycleLock:ConnectionString is not a valid PostgreSQL connection string")]
     [InlineData("CycleLock:Silo:GatewayListeningPort", "30001", "CycleLock:Silo:GatewayListeningPort = 30001 needs CycleLock:Silo:Clustering = AdoNet")]
     [InlineData("CycleLock:Locks:CoalescingWindow", "00:00:01", "CycleLock:Locks:CoalescingWindow 00:00:01 exceeds min(MinAttemptTimeout, MaxAttemptTimeout) / 2")]
+    [InlineData("CycleLock:Access:Credentials:ops:Secret", "please-change-me-now", "CycleLock:Access:Credentials:ops:Secret is a placeholder")]
+    [InlineData("CycleLock:Access:Credentials:ops:Secret", "short", "CycleLock:Access:Credentials:ops:Secret has 5 characters (rule: 16 to 1024")]
+    [InlineData("CycleLock:Silo:AdvertisedAddress", "10.9.8.7", "'10.9.8.7' is not loopback and CycleLock:Access:Credentials is empty")]
+    [InlineData("CycleLock:Silo:AdvertisedAddress", "10.9.8.8", "'10.9.8.8' is not loopback and CycleLock:Tls:CertificateFile is not set (rule: a silo reachable beyond loopback talks to silos and clients over mutual TLS")]
+    [InlineData("CycleLock:Tls:CertificateFile", "/nonexistent/silo.crt", "CycleLock:Tls:CertificateFile = '/nonexistent/silo.crt' cannot be loaded")]
+    [InlineData("CycleLock:Web:Password", "change-me-now-please", "CycleLock:Web:Password is a placeholder")]
     public async Task InvalidSetting_StopsTheStart_NamingTheKey(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string> { [key] = value };
+        if (key == "CycleLock:Silo:AdvertisedAddress")
+        {
+            settings["CycleLock:Silo:Clustering"] = "AdoNet"; // an address other silos and clients reach
+        }
+
+        if (key.StartsWith("CycleLock:Access:Credentials:ops", StringComparison.Ordinal))
+        {
+            settings["CycleLock:Access:Credentials:ops:Role"] = "Operator";
+        }
+
         if (key == "CycleLock:Locks:HolderTimeoutFraction")
         {
             settings["CycleLock:Locks:RenewFraction"] = "0.3"; // ht = 0.1 TTL is not above P = 0.3 TTL
@@ -33,5 +49,6 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
         Assert.Equal(2, code);
         Assert.Contains(expected, silo.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("secret", silo.Output, StringComparison.Ordinal); // a connection string's values never reach the output
+        Assert.DoesNotContain("please-change-me-now", silo.Output, StringComparison.Ordinal); // nor a credential's
     }
 }

@@ -235,8 +235,8 @@ public abstract class LeaseStoreConformance
 
         var (c, kc) = NewHolder();
         var dead = await store.AcquireAsync(name, c, "c", kc, Long, "act-1", None);
-        var reset = await store.ResetAsync(name, "operator", None);
-        var again = await store.ResetAsync(name, "operator", None);
+        var reset = await store.ResetAsync(name, "operator", "ops", None);
+        var again = await store.ResetAsync(name, "operator", "ops", None);
         var granted = await store.AcquireAsync(name, c, "c", kc, Long, "act-1", None);
 
         Assert.Equal(StoreOutcome.Dead, dead.Outcome);
@@ -332,9 +332,9 @@ public abstract class LeaseStoreConformance
         var (b, kb) = NewHolder();
         var grant = await store.AcquireAsync(name, a, "a", ka, Short, "act-1", None);
 
-        var forced = await store.ForceReleaseAsync(name, grant.Epoch, "stuck job", "operator", false, "act-1", TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(200), None);
-        var retry = await store.ForceReleaseAsync(name, grant.Epoch, "stuck job", "operator", false, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
-        var wrong = await store.ForceReleaseAsync(name, grant.Epoch + 1000, "stuck job", "operator", false, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
+        var forced = await store.ForceReleaseAsync(name, grant.Epoch, "stuck job", "operator", "ops", false, "act-1", TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(200), None);
+        var retry = await store.ForceReleaseAsync(name, grant.Epoch, "stuck job", "operator", "ops", false, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
+        var wrong = await store.ForceReleaseAsync(name, grant.Epoch + 1000, "stuck job", "operator", "ops", false, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
         var oldRenew = await store.RenewAsync(name, a, grant.Epoch, "act-1", Short, None);
         var fenced = await store.AcquireAsync(name, b, "b", kb, Long, "act-1", None);
 
@@ -359,7 +359,7 @@ public abstract class LeaseStoreConformance
         var grant = await store.AcquireAsync(name, a, "a", ka, Long, "act-1", None);
         var before = await store.GetAsync(name, None);
 
-        var forced = await store.ForceReleaseAsync(name, grant.Epoch, "stuck", "operator", false, "act-9", TimeSpan.Zero, TimeSpan.Zero, None);
+        var forced = await store.ForceReleaseAsync(name, grant.Epoch, "stuck", "operator", "ops", false, "act-9", TimeSpan.Zero, TimeSpan.Zero, None);
 
         Assert.Equal(StoreOutcome.ForceReleased, forced.Outcome);
         Assert.Equal(before.ExpiresAt, forced.FenceUntil);
@@ -374,7 +374,7 @@ public abstract class LeaseStoreConformance
         var (b, kb) = NewHolder();
         var grant = await store.AcquireAsync(name, a, "a", ka, Long, "act-1", None);
 
-        await store.ForceReleaseAsync(name, grant.Epoch, "holder host is gone", "operator", true, "act-9", TimeSpan.Zero, TimeSpan.Zero, None);
+        await store.ForceReleaseAsync(name, grant.Epoch, "holder host is gone", "operator", "ops", true, "act-9", TimeSpan.Zero, TimeSpan.Zero, None);
         var next = await store.AcquireAsync(name, b, "b", kb, Long, "act-1", None);
 
         Assert.Equal(StoreOutcome.Granted, next.Outcome);
@@ -429,8 +429,8 @@ public abstract class LeaseStoreConformance
         await store.ReleaseAsync(name, b, kb, epochs[^1], "act-1", ReleaseReason.Failed, true, 0, None);
         var (c, kc) = NewHolder();
         epochs.Add((await store.AcquireAsync(name, c, "c", kc, Long, "act-1", None)).Epoch);
-        await store.ForceReleaseAsync(name, epochs[^1], "r", "op", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
-        await store.ForceReleaseAsync(name, epochs[^1], "r", "op", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
+        await store.ForceReleaseAsync(name, epochs[^1], "r", "op", "ops", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
+        await store.ForceReleaseAsync(name, epochs[^1], "r", "op", "ops", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None);
         var (d, kd) = NewHolder();
         epochs.Add((await store.AcquireAsync(name, d, "d", kd, Long, "act-1", None)).Epoch);
         await store.ReleaseAsync(name, d, kd, epochs[^1], "act-1", ReleaseReason.LeaseLost, false, 0, None);

@@ -23,7 +23,7 @@ public sealed partial class PostgresLeaseStoreTests
 
         // Held row: a guard (FOR KEY SHARE) never blocks the renewal, but blocks force-release.
         var renewTook = await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.RenewAsync(name, x, grant.Epoch, "act-1", Long, None), StoreOutcome.Renewed);
-        var forceTook = await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.ForceReleaseAsync(name, grant.Epoch, "r", "op", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None), StoreOutcome.ForceReleased);
+        var forceTook = await WhileKeyShareHeldAsync(store.ServiceId, name, () => store.ForceReleaseAsync(name, grant.Epoch, "r", "op", "ops", true, "act-1", TimeSpan.Zero, TimeSpan.Zero, None), StoreOutcome.ForceReleased);
 
         // Free row: the guard blocks a grant.
         var (y, ky) = NewHolder();

@@ -21,6 +21,10 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
     private const int MaxPages = 20;
     private const int MaxSubscribers = 1000;
 
+    /// <summary>The most subscriptions the observers of one client may hold: one client took all 1 000 before, and
+    /// every scheduler's subscribe then failed.</summary>
+    public const int MaxSubscribersPerClient = 16;
+
     private readonly ILeaseStore _store;
     private readonly TimeProvider _time;
     private readonly CycleLockOptions _options;
@@ -42,6 +46,15 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
 
     private TimeSpan RegisteredFor => _options.EventPollInterval * 30;
 
+    // The client an observer lives in: an observer's grain key is the client's key, '+', then the observer's own id
+    // (Orleans' ObserverGrainId, whose separator constant is internal).
+    private static string ClientOf(ILockEventObserver observer)
+    {
+        var key = observer.GetGrainId().Key.ToString();
+        var separator = key.IndexOf('+', StringComparison.Ordinal);
+        return separator < 0 ? key : key[..separator];
+    }
+
     /// <inheritdoc />
     public async Task<LockEventSubscription> SubscribeAsync(ILockEventObserver observer, long afterId, int generation, long sequence)
     {
@@ -62,6 +75,12 @@ public sealed class LockEventsGrain : Grain, ILockEventsGrain
             if (_subscribers.Count >= MaxSubscribers)
             {
                 throw new InvalidOperationException($"The lock event feed has {MaxSubscribers} subscribers (rule: at most {MaxSubscribers}).");
+            }
+
+            var client = ClientOf(observer);
+            if (_subscribers.Keys.Count(o => ClientOf(o) == client) >= MaxSubscribersPerClient)
+            {
+                throw new InvalidOperationException($"This client already holds {MaxSubscribersPerClient} subscriptions to the lock event feed (rule: at most {MaxSubscribersPerClient} per client; unsubscribe one first).");
             }
 
             subscriber = new Subscriber(afterId, lapsesAt, Math.Max(generation, 0) + 1);

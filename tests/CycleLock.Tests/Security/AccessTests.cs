@@ -131,6 +131,34 @@ public sealed class AccessTests(AccessClusterFixture fixture)
         Assert.Null(offer.Operator);
     }
 
+    [Fact]
+    public async Task EventFeed_OneClientHoldsAtMost16Subscriptions_AnotherStillSubscribes()
+    {
+        var (_, greedy) = await fixture.ConnectAsync("ops:" + AccessClusterFixture.OperatorSecret);
+        var (_, other) = await fixture.ConnectAsync("billing:" + AccessClusterFixture.BillingSecret);
+        var feed = greedy.GetGrain<ILockEventsGrain>(ILockEventsGrain.DefaultKey);
+        var observers = Enumerable.Range(0, 17).Select(_ => greedy.CreateObjectReference<ILockEventObserver>(new NoEvents())).ToList();
+
+        for (var i = 0; i < 16; i++)
+        {
+            await feed.SubscribeAsync(observers[i], -1, 0, 0);
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => feed.SubscribeAsync(observers[16], -1, 0, 0));
+        var theirs = other.CreateObjectReference<ILockEventObserver>(new NoEvents());
+        await other.GetGrain<ILockEventsGrain>(ILockEventsGrain.DefaultKey).SubscribeAsync(theirs, -1, 0, 0);
+
+        Assert.Contains("at most 16 per client", refused.Message, StringComparison.Ordinal);
+        Assert.True(await feed.UnsubscribeAsync(observers[0]));
+        await feed.SubscribeAsync(observers[16], -1, 0, 0); // room again after an unsubscribe
+        foreach (var observer in observers.Skip(1))
+        {
+            await feed.UnsubscribeAsync(observer);
+        }
+
+        await feed.UnsubscribeAsync(theirs);
+    }
+
     private async Task<long> RowsAsync(string name)
     {
         await using var command = fixture.Postgres.DataSource.CreateCommand("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2");
@@ -145,6 +173,11 @@ public sealed class AccessTests(AccessClusterFixture fixture)
         command.Parameters.Add(new NpgsqlParameter { Value = fixture.ServiceId });
         command.Parameters.Add(new NpgsqlParameter { Value = name });
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private sealed class NoEvents : ILockEventObserver
+    {
+        public Task OnEventsAsync(LockEvent[] events, long safeCursor, int generation, long sequence) => Task.CompletedTask;
     }
 
     private sealed class CredentialSpy : ILockWaiter

@@ -4,12 +4,15 @@ using CycleLock.Testing;
 namespace CycleLock.Tests.SiloHost;
 
 /// <summary>The README's run command, <c>deploy/local</c>, in its CI mode: two silos on ADO.NET membership
-/// come up and <c>cyclelock list</c> answers through both gateways.</summary>
+/// come up and <c>cyclelock list</c> answers through both gateways — open, and with <c>--secure</c> (mutual TLS and
+/// credentials).</summary>
 [Collection(HostCollection.Name)]
 public sealed class LocalScriptTests(SiloHostFixture fixture)
 {
-    [Fact]
-    public async Task LocalScript_Smoke_TwoSilosComeUp_AndListAnswers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // --secure: mutual TLS from a throwaway CA, and credentials
+    public async Task LocalScript_Smoke_TwoSilosComeUp_AndListAnswers(bool secure)
     {
         var root = BuildOutput.Root;
         var state = Directory.CreateTempSubdirectory("cyclelock-local-test-").FullName;
@@ -27,13 +30,19 @@ public sealed class LocalScriptTests(SiloHostFixture fixture)
             env[name] = Ports.Free().ToString(CultureInfo.InvariantCulture);
         }
 
-        var result = await Tools.RunAsync("bash", [Path.Combine(root, "deploy", "local"), "--smoke"], throwOnError: false, environment: env, workingDirectory: root, timeout: TimeSpan.FromMinutes(3));
+        var result = await Tools.RunAsync("bash", [Path.Combine(root, "deploy", "local"), "--smoke", .. (secure ? new[] { "--secure" } : [])], throwOnError: false, environment: env, workingDirectory: root, timeout: TimeSpan.FromMinutes(3));
         var all = result.StandardOutput + result.StandardError;
         TestContext.Current.SendDiagnosticMessage("deploy/local --smoke:\n" + all);
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}");
         Assert.Contains("Silo 1 up", all, StringComparison.Ordinal);
         Assert.Contains("Silo 2 up", all, StringComparison.Ordinal);
         Assert.Contains("lock(s)", all, StringComparison.Ordinal);
+        if (secure)
+        {
+            Assert.Contains("wrote ca, silo and client certificates", all, StringComparison.Ordinal);
+            Assert.DoesNotContain(File.ReadAllText(Path.Combine(state, "operator.secret")).Trim(), all, StringComparison.Ordinal);
+        }
+
         Directory.Delete(state, recursive: true);
     }
 }

@@ -8,6 +8,9 @@ namespace CycleLock.Silo;
 /// for probes and scrapers.</summary>
 internal static class BasicAuthentication
 {
+    /// <summary>How long a request with wrong credentials waits for its 401.</summary>
+    public static readonly TimeSpan FailedLoginDelay = TimeSpan.FromSeconds(1);
+
     public static IApplicationBuilder UseCycleLockAuthentication(this IApplicationBuilder app, WebOptions web)
     {
         if (string.IsNullOrEmpty(web.Password))
@@ -23,6 +26,13 @@ internal static class BasicAuthentication
             {
                 await next(context);
                 return;
+            }
+
+            if (context.Request.Headers.Authorization.Count > 0)
+            {
+                // A wrong user or password (not the browser's first, bare request) waits before its answer: guessing
+                // costs a second per try on each connection.
+                await Task.Delay(FailedLoginDelay, context.RequestAborted);
             }
 
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;

@@ -7,7 +7,7 @@ internal static class LeaseView
 {
     public static WebApplication MapLeaseView(this WebApplication app)
     {
-        app.MapGet("/leases", () => Results.Content(Page, "text/html; charset=utf-8"));
+        app.MapGet("/leases", (HttpContext context) => Results.Content(Page.Replace("__NONCE__", SecurityHeaders.Nonce(context), StringComparison.Ordinal), "text/html; charset=utf-8"));
         app.MapGet("/leases/data", async (IClusterClient client, TimeProvider time, string? after, int? limit) =>
         {
             var take = limit ?? 1000;
@@ -58,7 +58,7 @@ internal static class LeaseView
         <head>
         <meta charset="utf-8">
         <title>CycleLock leases</title>
-        <style>
+        <style nonce="__NONCE__">
           body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
           table { border-collapse: collapse; width: 100%; }
           th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #ddd; white-space: nowrap; }
@@ -77,7 +77,7 @@ internal static class LeaseView
         </table>
         <h2 id="history-title"></h2>
         <table><tbody id="history"></tbody></table>
-        <script>
+        <script nonce="__NONCE__">
           let selected = null;
           const text = v => v === null || v === undefined ? '-' : String(v);
           const time = v => v ? new Date(v).toISOString().substring(11, 23) : '-';

@@ -49,6 +49,12 @@ catch (Exception e) when (e is SiloConfigurationException or OptionsValidationEx
     await Console.Error.WriteLineAsync($"cyclelock-silo: {message}");
     return 2;
 }
+catch (Exception e) when (args is ["migrate", ..] && StartupFailure.Find<NpgsqlException>(e) is { } database)
+{
+    // The database cannot be reached or refused the login: say which server, never the connection string's secrets.
+    await Console.Error.WriteLineAsync($"cyclelock-silo: migrate could not reach the database: {database.Message.Split('\n')[0]} (exit 3: check CycleLock:ConnectionString's Host, Port, Username and the server; a step that did not finish was rolled back)");
+    return 3;
+}
 catch (Exception e) when (StartupFailure.Find<LeaseStoreConfigurationException>(e) is { } configuration)
 {
     // The database is not ready for this silo (schema not migrated, synchronous_commit off, membership queries

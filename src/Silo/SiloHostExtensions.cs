@@ -149,6 +149,7 @@ public static class SiloHostExtensions
     public static WebApplication MapCycleLockEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseCycleLockSecurityHeaders();
         app.UseCycleLockAuthentication(app.Services.GetRequiredService<WebOptions>());
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapLeaseView();

@@ -12,7 +12,8 @@ namespace CycleLock.Security;
 /// is a <see cref="CycleLockAccessDeniedException"/>, counted and logged at Debug (never the secret), and nothing
 /// runs. The credential, the token and a declared operator are taken out of the request context here, so none
 /// travels on (to another grain, or to a client's waiter or event observer). System targets (Orleans' own
-/// plumbing, which clients need to connect) are not checked.
+/// plumbing, which clients need to connect) are not checked. What a client's call throws reaches it as a copy
+/// without the silo's stack trace (<see cref="ClientErrors"/>).
 /// </summary>
 internal sealed partial class AccessFilter(AccessPolicy policy, CycleLockMetrics metrics, ILogger<AccessFilter> logger) : IIncomingGrainCallFilter
 {
@@ -39,7 +40,7 @@ internal sealed partial class AccessFilter(AccessPolicy policy, CycleLockMetrics
         {
             // No credentials configured: every client is the operator "anonymous"; in-silo code may name its operator.
             Caller.Set(fromClient ? Principal.Anonymous.Name : declared);
-            await context.Invoke();
+            await (fromClient ? InvokeForClientAsync(context) : context.Invoke());
             return;
         }
 
@@ -54,18 +55,33 @@ internal sealed partial class AccessFilter(AccessPolicy policy, CycleLockMetrics
         var principal = policy.Authenticate(presented, out var rule, out var claimed);
         if (principal is null)
         {
-            throw Deny(context, claimed, rule, rule == "credential-required"
+            ClientErrors.Answer(context, Deny(context, claimed, rule, rule == "credential-required"
                 ? "this silo requires a credential (rule: credential-required — present NAME:SECRET, CycleLock:Client:Credential or CYCLELOCK_CREDENTIAL)"
-                : "the credential is not one this silo knows, or its secret is wrong (rule: unknown-credential)");
+                : "the credential is not one this silo knows, or its secret is wrong (rule: unknown-credential)"));
+            return;
         }
 
         if (Refusal(context, contract, principal) is { } refusal)
         {
-            throw Deny(context, principal.Name, refusal.Rule, refusal.Why);
+            ClientErrors.Answer(context, Deny(context, principal.Name, refusal.Rule, refusal.Why));
+            return;
         }
 
         Caller.Set(principal.Name);
-        await context.Invoke();
+        await InvokeForClientAsync(context);
+    }
+
+    // A client's call: what it throws reaches the client without the silo's stack trace.
+    private static async Task InvokeForClientAsync(IIncomingGrainCallContext context)
+    {
+        try
+        {
+            await context.Invoke();
+        }
+        catch (Exception e)
+        {
+            ClientErrors.Answer(context, e);
+        }
     }
 
     private static (string Rule, string Why)? Refusal(IIncomingGrainCallContext context, Type? contract, Principal principal)

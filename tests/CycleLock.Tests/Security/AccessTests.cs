@@ -159,6 +159,27 @@ public sealed class AccessTests(AccessClusterFixture fixture)
         await feed.UnsubscribeAsync(theirs);
     }
 
+    [Fact]
+    public async Task ServerErrors_ReachTheClientWithoutTheSilosStackTrace()
+    {
+        var grain = fixture.Billing.Grain(NewName("billing"));
+
+        // Sent raw (the SDK would refuse it before sending): the grain's own check throws.
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.TryAcquireAsync(new AcquireRequest(Guid.NewGuid(), "bad", LeaseKey.New(), TimeSpan.FromDays(2))));
+        var denied = await Assert.ThrowsAsync<CycleLockAccessDeniedException>(() => fixture.Billing.Grain(NewName("payroll")).InspectAsync());
+
+        Assert.Contains("rule", error.Message, StringComparison.Ordinal);
+        foreach (var e in new Exception[] { error, denied })
+        {
+            var trace = e.StackTrace ?? string.Empty;
+            Assert.DoesNotContain("CycleLock.Security", trace, StringComparison.Ordinal);
+            Assert.DoesNotContain("RequestRules", trace, StringComparison.Ordinal);
+            Assert.DoesNotContain("CycleLockGrain", trace, StringComparison.Ordinal);
+            Assert.DoesNotContain("/src/Grains/", trace, StringComparison.Ordinal);
+            Assert.Null(e.InnerException);
+        }
+    }
+
     private async Task<long> RowsAsync(string name)
     {
         await using var command = fixture.Postgres.DataSource.CreateCommand("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2");

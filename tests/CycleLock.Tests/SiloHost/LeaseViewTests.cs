@@ -76,6 +76,35 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
     }
 
     [Fact]
+    public async Task Responses_CarrySecurityHeaders_AndAWrongPasswordWaitsASecond()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl) };
+        using var page = new HttpRequestMessage(HttpMethod.Get, "/leases");
+        page.Headers.Authorization = new AuthenticationHeaderValue("Basic", Basic);
+        var leases = await http.SendAsync(page);
+        var html = await leases.Content.ReadAsStringAsync();
+        var csp = string.Join(" ", leases.Headers.GetValues("Content-Security-Policy"));
+        var nonce = System.Text.RegularExpressions.Regex.Match(csp, "'nonce-([^']+)'").Groups[1].Value;
+
+        Assert.StartsWith("default-src 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.NotEmpty(nonce);
+        Assert.Contains($"<script nonce=\"{nonce}\">", html, StringComparison.Ordinal); // this response's nonce, not a fixed one
+        Assert.Equal("DENY", leases.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", leases.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("no-referrer", leases.Headers.GetValues("Referrer-Policy").Single());
+        var dashboard = await http.GetAsync("/dashboard");
+        Assert.Contains("script-src 'self'", string.Join(" ", dashboard.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "/leases");
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("operator:guess")));
+        var started = TimeProvider.System.GetTimestamp();
+        var refused = await http.SendAsync(wrong);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.True(TimeProvider.System.GetElapsedTime(started) >= TimeSpan.FromSeconds(0.9), "a wrong password is answered after the failed-login delay");
+    }
+
+    [Fact]
     public async Task Secrets_NeitherTheDatabaseNorTheWebPassword_ReachAnyResponseOrTheSiloOutput()
     {
         // The database password is real: the server requires it of the silo's role (a wrong one is refused),
@@ -88,7 +117,7 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
             Assert.Equal(PostgresErrorCodes.InvalidPassword, refused.SqlState);
         }
 
-        var secrets = new[] { fixture.DatabasePassword, SiloHostFixture.Password, Basic };
+        var secrets = new[] { fixture.DatabasePassword, SiloHostFixture.Password, Basic, SiloHostFixture.OperatorCredential.Split(':')[1], SiloHostFixture.WorkerCredential.Split(':')[1] };
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
         var responses = new Dictionary<string, string>();
 

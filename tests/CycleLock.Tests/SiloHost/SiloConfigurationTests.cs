@@ -51,4 +51,18 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
         Assert.DoesNotContain("secret", silo.Output, StringComparison.Ordinal); // a connection string's values never reach the output
         Assert.DoesNotContain("please-change-me-now", silo.Output, StringComparison.Ordinal); // nor a credential's
     }
+
+    [Fact]
+    public async Task Migrate_AgainstAnUnreachableDatabase_ExitsThree_SayingWhatToCheck()
+    {
+        var port = Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var result = await Tools.RunAsync("dotnet", [BuildOutput.Of("src/Silo", "CycleLock.Silo.dll"), "migrate"], throwOnError: false,
+            environment: new Dictionary<string, string> { ["CycleLock__ConnectionString"] = $"Host=127.0.0.1;Port={port};Username=nobody;Password=unreachable-pw-1234;Timeout=3" },
+            timeout: TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 3, $"exit {result.ExitCode}: {result.StandardError}");
+        Assert.Contains("cyclelock-silo: migrate could not reach the database", result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("unreachable-pw-1234", result.StandardOutput + result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.StandardError, StringComparison.Ordinal); // a message, not a stack trace
+    }
 }

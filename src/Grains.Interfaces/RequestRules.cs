@@ -40,6 +40,31 @@ public static class RequestRules
         {
             throw new ArgumentException($"Lease key is {key.Value.Length} characters (rule: at most {MaxKeyLength}).", paramName);
         }
+
+        if (LoneSurrogateAt(key.Value) is { } index)
+        {
+            // Hashed as UTF-8, a lone surrogate becomes U+FFFD: two different keys would be one.
+            throw new ArgumentException($"Lease key is not valid Unicode: lone surrogate at index {index} (rule: well-formed UTF-16 text; the key is not shown).", paramName);
+        }
+    }
+
+    /// <summary>The index of the first lone surrogate of <paramref name="text"/>, or null when it is well-formed.</summary>
+    public static int? LoneSurrogateAt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Checks an epoch: at least 1.</summary>
@@ -51,7 +76,8 @@ public static class RequestRules
         }
     }
 
-    /// <summary>Checks display text: at most <paramref name="maxLength"/> characters, no control characters.</summary>
+    /// <summary>Checks display text: at most <paramref name="maxLength"/> characters, no control characters, well-formed
+    /// UTF-16 (a lone surrogate cannot be stored as UTF-8).</summary>
     public static void Text(string? text, int maxLength, string what, string paramName)
     {
         ArgumentNullException.ThrowIfNull(text, paramName);
@@ -66,6 +92,11 @@ public static class RequestRules
             {
                 throw new ArgumentException($"{what} {LockName.Quote(text)} contains control character U+{(int)c:X4} (rule: no control characters).", paramName);
             }
+        }
+
+        if (LoneSurrogateAt(text) is { } index)
+        {
+            throw new ArgumentException($"{what} {LockName.Quote(text)} is not valid Unicode: lone surrogate U+{(int)text[index]:X4} at index {index} (rule: well-formed UTF-16 text).", paramName);
         }
     }
 

@@ -48,6 +48,17 @@ public readonly record struct NamePattern
             return "has a '*' before its end (rule: '*' only as the last character, meaning any rest of the name).";
         }
 
+        // The text before the '*' follows the lock-name rules (well-formed, no control or format characters).
+        var text = star >= 0 ? pattern[..star] : pattern;
+        try
+        {
+            _ = text.Length == 0 ? text : LockName.Normalize(text);
+        }
+        catch (ArgumentException e)
+        {
+            return $"is not a valid name or name prefix ({e.Message})";
+        }
+
         return null;
     }
 

@@ -4,7 +4,8 @@ namespace CycleLock.Client;
 
 /// <summary>
 /// The epoch guard (DESIGN §8): call it inside the worker's own transaction just before a protected write.
-/// It passes only while the handle's (epoch, holder) is current, the lock held and the lease unexpired by
+/// It passes only while the handle's epoch is current and its lease key (sent as its SHA-256, which only the
+/// holder can compute: the key never leaves the SDK) is the lease's, the lock held and the lease unexpired by
 /// the database's clock; it then holds the lease row <c>FOR KEY SHARE</c> until the transaction ends, so no
 /// grant or force-release can commit before the protected write does (renewals and releases never wait).
 /// After a process pause this — not <see cref="LockHandle.EnsureHeld"/> — is what protects the write.
@@ -34,7 +35,7 @@ public static class EpochGuard
         command.Parameters.Add(new NpgsqlParameter { Value = serviceId });
         command.Parameters.Add(new NpgsqlParameter { Value = handle.Name });
         command.Parameters.Add(new NpgsqlParameter { Value = handle.Epoch });
-        command.Parameters.Add(new NpgsqlParameter { Value = handle.HolderId });
+        command.Parameters.Add(new NpgsqlParameter { Value = handle.GuardProof() });
         try
         {
             await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);

@@ -77,6 +77,10 @@ public sealed partial class LockHandle : IAsyncDisposable
     /// <summary>The fencing epoch of this lease: pass it to the epoch guard before a protected write.</summary>
     public long Epoch { get; }
 
+    /// <summary>What the epoch guard authenticates this holder with: the SHA-256 of its lease key (the key itself
+    /// never leaves the SDK; the holder id and epoch are public). For <c>CycleLock.Client.Guard</c>.</summary>
+    internal byte[] GuardProof() => _key.Hash();
+
     /// <summary>The lease length.</summary>
     public TimeSpan Ttl { get; }
 

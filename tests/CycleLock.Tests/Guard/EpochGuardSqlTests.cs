@@ -18,13 +18,13 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
     private static string NewName() => "guarded/" + Guid.NewGuid().ToString("N")[..10];
 
     /// <summary>Runs the guard in its own transaction and commits; returns the rejection reason (HINT) or null.</summary>
-    private async Task<string?> GuardAsync(string name, long epoch, Guid holder)
+    private async Task<string?> GuardAsync(string name, long epoch, LeaseKey key)
     {
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         try
         {
-            await using var command = GuardCommand(connection, transaction, name, epoch, holder);
+            await using var command = GuardCommand(connection, transaction, name, epoch, key);
             await command.ExecuteScalarAsync();
             await transaction.CommitAsync();
             return null;
@@ -44,21 +44,22 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         var key = LeaseKey.New();
         var grant = await store.AcquireAsync(name, holder, "h", key, Long, "act", None);
 
-        Assert.Null(await GuardAsync(name, grant.Epoch, holder));
-        Assert.Equal("stale-epoch", await GuardAsync(name, grant.Epoch - 1, holder));
-        Assert.Equal("other-holder", await GuardAsync(name, grant.Epoch, Guid.NewGuid()));
-        Assert.Equal("unknown", await GuardAsync("guarded/never-" + Guid.NewGuid().ToString("N")[..6], 1, holder));
+        Assert.Null(await GuardAsync(name, grant.Epoch, key));
+        Assert.Equal("stale-epoch", await GuardAsync(name, grant.Epoch - 1, key));
+        Assert.Equal("other-holder", await GuardAsync(name, grant.Epoch, LeaseKey.New()));
+        Assert.Equal("unknown", await GuardAsync("guarded/never-" + Guid.NewGuid().ToString("N")[..6], 1, key));
 
         // Released by its holder: the row is holder-less.
         await store.ReleaseAsync(name, holder, key, grant.Epoch, "act", ReleaseReason.Completed, byHolder: true, 3, None);
-        Assert.Equal("not-held", await GuardAsync(name, grant.Epoch, holder));
+        Assert.Equal("not-held", await GuardAsync(name, grant.Epoch, key));
 
         // Force-released: the epoch moved on.
         var second = Guid.NewGuid();
-        var again = await store.AcquireAsync(name, second, "h2", LeaseKey.New(), Long, "act", None);
+        var secondKey = LeaseKey.New();
+        var again = await store.AcquireAsync(name, second, "h2", secondKey, Long, "act", None);
         Assert.Equal(StoreOutcome.Granted, again.Outcome);
         await store.ForceReleaseAsync(name, again.Epoch, "test", "op", "ops", skipDelay: true, "act", TimeSpan.Zero, TimeSpan.Zero, None);
-        Assert.Equal("stale-epoch", await GuardAsync(name, again.Epoch, second));
+        Assert.Equal("stale-epoch", await GuardAsync(name, again.Epoch, secondKey));
     }
 
     [Fact]
@@ -66,11 +67,11 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
     {
         var store = Store();
         var name = NewName();
-        var holder = Guid.NewGuid();
-        var grant = await store.AcquireAsync(name, holder, "h", LeaseKey.New(), TimeSpan.FromSeconds(1), "act", None);
-        Assert.Null(await GuardAsync(name, grant.Epoch, holder));
+        var key = LeaseKey.New();
+        var grant = await store.AcquireAsync(name, Guid.NewGuid(), "h", key, TimeSpan.FromSeconds(1), "act", None);
+        Assert.Null(await GuardAsync(name, grant.Epoch, key));
         await Task.Delay(TimeSpan.FromSeconds(1.2));
-        Assert.Equal("expired", await GuardAsync(name, grant.Epoch, holder));
+        Assert.Equal("expired", await GuardAsync(name, grant.Epoch, key));
     }
 
     [Fact]
@@ -78,8 +79,8 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
     {
         var store = Store();
         var name = NewName();
-        var holder = Guid.NewGuid();
-        var grant = await store.AcquireAsync(name, holder, "h", LeaseKey.New(), TimeSpan.FromSeconds(1), "act", None);
+        var key = LeaseKey.New();
+        var grant = await store.AcquireAsync(name, Guid.NewGuid(), "h", key, TimeSpan.FromSeconds(1), "act", None);
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using (var start = new NpgsqlCommand("SELECT now()", connection, transaction))
@@ -88,7 +89,7 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         }
 
         await Task.Delay(TimeSpan.FromSeconds(1.2));
-        await using var guard = GuardCommand(connection, transaction, name, grant.Epoch, holder);
+        await using var guard = GuardCommand(connection, transaction, name, grant.Epoch, key);
         var e = await Assert.ThrowsAsync<PostgresException>(() => guard.ExecuteScalarAsync());
         Assert.Equal(("CL001", "expired"), (e.SqlState, e.Hint));
     }
@@ -104,7 +105,7 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         // The guard runs inside the worker's transaction; the holder releases meanwhile (releases never wait).
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await RunGuardAsync(connection, transaction, name, grant.Epoch, holder);
+        await RunGuardAsync(connection, transaction, name, grant.Epoch, key);
         var released = Stopwatch.StartNew();
         Assert.Equal(StoreOutcome.Released, (await store.ReleaseAsync(name, holder, key, grant.Epoch, "act", ReleaseReason.Completed, true, 3, None)).Outcome);
         Assert.True(released.Elapsed < TimeSpan.FromMilliseconds(200), $"the release waited {released.ElapsedMilliseconds} ms behind the guard");
@@ -136,7 +137,7 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
         var second = await store.AcquireAsync(name, live, "live", liveKey, Long, "act", None);
         await using var connection = await postgres.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await RunGuardAsync(connection, transaction, name, second.Epoch, live);
+        await RunGuardAsync(connection, transaction, name, second.Epoch, liveKey);
 
         // The renewal does not wait; the stall release does not wait.
         var renew = Stopwatch.StartNew();
@@ -156,29 +157,70 @@ public sealed class EpochGuardSqlTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Guard_WithThePublicEpochAndHolderIdButNotTheKey_IsRefused_AndTheGrantAfterTheReleaseDoesNotWait()
+    {
+        // What any gateway client can read (InspectAsync): the epoch and the holder id. The old guard accepted them.
+        var store = Store(TimeSpan.FromMilliseconds(500));
+        var name = NewName();
+        var (holder, key) = (Guid.NewGuid(), LeaseKey.New());
+        var grant = await store.AcquireAsync(name, holder, "victim", key, Long, "act", None);
+        await using var connection = await postgres.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var guess = GuardCommand(connection, transaction, name, grant.Epoch, new LeaseKey(holder.ToString()));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => guess.ExecuteScalarAsync());
+        Assert.Equal(("CL001", "other-holder"), (refused.SqlState, refused.Hint));
+        await transaction.RollbackAsync();
+
+        await store.ReleaseAsync(name, holder, key, grant.Epoch, "act", ReleaseReason.Completed, true, 3, None);
+        var next = Stopwatch.StartNew();
+        Assert.Equal(StoreOutcome.Granted, (await store.AcquireAsync(name, Guid.NewGuid(), "next", LeaseKey.New(), Long, "act", None)).Outcome);
+        Assert.True(next.Elapsed < TimeSpan.FromMilliseconds(400), $"the next grant waited {next.ElapsedMilliseconds} ms");
+
+        await using var old = postgres.DataSource.CreateCommand("SELECT to_regprocedure('cyclelock.guard(text, text, bigint, uuid)') IS NULL");
+        Assert.True((bool)(await old.ExecuteScalarAsync())!, "the guard keyed by the public holder id is gone");
+    }
+
+    [Fact]
+    public async Task SecurityDefinerFunctions_PutPgTempLast()
+    {
+        await using var command = postgres.DataSource.CreateCommand(
+            "SELECT p.oid::regprocedure::text, array_to_string(p.proconfig, ',') FROM pg_proc p WHERE p.prosecdef AND p.pronamespace = 'cyclelock'::regnamespace");
+        await using var reader = await command.ExecuteReaderAsync();
+        var checkedAny = false;
+        while (await reader.ReadAsync())
+        {
+            checkedAny = true;
+            var config = reader.IsDBNull(1) ? string.Empty : reader.GetString(1);
+            Assert.True(config.EndsWith("pg_temp", StringComparison.Ordinal), $"{reader.GetString(0)} runs with '{config}' (rule: search_path ending in pg_temp)");
+        }
+
+        Assert.True(checkedAny, "no SECURITY DEFINER function found");
+    }
+
+    [Fact]
     public async Task Guard_ExecuteIsRevokedFromPublic()
     {
         await using var command = postgres.DataSource.CreateCommand(
-            "SELECT has_function_privilege('public', 'cyclelock.guard(text, text, bigint, uuid)', 'EXECUTE'), prosecdef FROM pg_proc WHERE proname = 'guard' AND pronamespace = 'cyclelock'::regnamespace");
+            "SELECT has_function_privilege('public', 'cyclelock.guard(text, text, bigint, bytea)', 'EXECUTE'), prosecdef FROM pg_proc WHERE proname = 'guard' AND pronamespace = 'cyclelock'::regnamespace");
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         Assert.False(reader.GetBoolean(0), "PUBLIC can execute the guard");
         Assert.True(reader.GetBoolean(1), "the guard is not SECURITY DEFINER");
     }
 
-    private async Task RunGuardAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long epoch, Guid holder)
+    private async Task RunGuardAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long epoch, LeaseKey key)
     {
-        await using var command = GuardCommand(connection, transaction, name, epoch, holder);
+        await using var command = GuardCommand(connection, transaction, name, epoch, key);
         Assert.Equal(epoch, (long)(await command.ExecuteScalarAsync())!);
     }
 
-    private NpgsqlCommand GuardCommand(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long epoch, Guid holder)
+    private NpgsqlCommand GuardCommand(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long epoch, LeaseKey key)
     {
         var command = new NpgsqlCommand("SELECT cyclelock.guard($1, $2, $3, $4)", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = _service });
         command.Parameters.Add(new NpgsqlParameter { Value = name });
         command.Parameters.Add(new NpgsqlParameter { Value = epoch });
-        command.Parameters.Add(new NpgsqlParameter { Value = holder });
+        command.Parameters.Add(new NpgsqlParameter { Value = key.Hash() });
         return command;
     }
 }

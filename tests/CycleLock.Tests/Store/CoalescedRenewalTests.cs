@@ -200,7 +200,7 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
 
         await using var worker = await postgres.DataSource.OpenConnectionAsync();
         await using var transaction = await worker.BeginTransactionAsync();
-        await Exec(worker, transaction, "SELECT cyclelock.guard($1, $2, $3, $4)", store.ServiceId, guarded.Name, guarded.Epoch, guarded.Holder);
+        await Exec(worker, transaction, "SELECT cyclelock.guard($1, $2, $3, $4)", store.ServiceId, guarded.Name, guarded.Epoch, guarded.Key.Hash());
         var watch = Stopwatch.StartNew();
         var answers = Task.WhenAll(new[] { guarded, other }.Select(l => store.Coalescing.RenewAheadAsync(l.Name, l.Holder, l.Epoch, "act-1", l.Ttl, None))); // due together: one batch
         var finishedFirst = await Task.WhenAny(answers, Task.Delay(TimeSpan.FromSeconds(5)));

@@ -36,6 +36,11 @@ public static class MigrationRunner
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cyclelock TO %I",
         "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA cyclelock TO %I",
         "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA cyclelock TO %I",
+
+        // Read-only what a silo only reads: the query texts Orleans executes (a role that could rewrite them would run
+        // any SQL as every silo) and the schema's version. The epoch guard is for worker roles, not silos.
+        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON cyclelock.orleansquery, cyclelock.schema_version FROM %I",
+        "REVOKE EXECUTE ON FUNCTION cyclelock.guard(text, text, bigint, bytea) FROM %I",
     ];
 
     /// <summary>The embedded scripts, as (version, name, text), in version order.</summary>

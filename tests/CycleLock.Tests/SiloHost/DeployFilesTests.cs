@@ -38,7 +38,7 @@ public sealed class DeployFilesTests
     {
         if (!key.StartsWith("CycleLock__", StringComparison.Ordinal))
         {
-            Assert.Contains(key, new[] { "DOTNET_gcServer", "ORLEANS_SERVICE_ID", "ORLEANS_CLUSTER_ID", "POD_NAMESPACE", "POD_NAME", "POD_IP", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB" });
+            Assert.Contains(key, new[] { "DOTNET_gcServer", "ORLEANS_SERVICE_ID", "ORLEANS_CLUSTER_ID", "POD_NAMESPACE", "POD_NAME", "POD_IP", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "CYCLELOCK_OWNER_PASSWORD", "CYCLELOCK_SILO_PASSWORD" });
             return;
         }
 
@@ -155,7 +155,8 @@ public sealed class DeployFilesTests
         YamlMappingNode Kind(string kind) => docs.Single(d => S(d.Doc, "kind") == kind).Doc;
 
         var config = Kind("ConfigMap");
-        var secret = Kind("Secret");
+        var secret = docs.Single(d => S(d.Doc, "kind") == "Secret" && S(d.Doc, "metadata", "name") == "cyclelock-silo").Doc;
+        var migrateSecret = docs.Single(d => S(d.Doc, "kind") == "Secret" && S(d.Doc, "metadata", "name") == "cyclelock-migrate").Doc;
         var deployment = Kind("Deployment");
         var service = Kind("Service");
         var settings = Map(config, "data").Concat(Map(secret, "stringData")).ToDictionary(e => e.Key, e => e.Value);
@@ -203,7 +204,12 @@ public sealed class DeployFilesTests
         var migrate = (YamlMappingNode)((YamlSequenceNode)Node(job, "spec", "template", "spec", "containers"))[0];
         Assert.Equal("migrate", ((YamlScalarNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("args")])[0]).Value);
         Assert.Equal(S(container, "image"), S(migrate, "image"));
-        Assert.Equal(S(secret, "metadata", "name"), S((YamlMappingNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("envFrom")])[0], "secretRef", "name"));
+        Assert.Equal(S(migrateSecret, "metadata", "name"), S((YamlMappingNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("envFrom")])[0], "secretRef", "name"));
+
+        // Two roles, neither a superuser: the owner migrates and grants the silos' runtime role only what silos use.
+        Assert.Contains("Username=cyclelock_silo;", Map(secret, "stringData")["CycleLock__ConnectionString"], StringComparison.Ordinal);
+        Assert.Contains("Username=cyclelock_owner;", Map(migrateSecret, "stringData")["CycleLock__ConnectionString"], StringComparison.Ordinal);
+        Assert.Equal(["migrate", "--runtime-role", "cyclelock_silo"], ((YamlSequenceNode)migrate.Children[new YamlScalarNode("args")]).Select(n => ((YamlScalarNode)n).Value!));
     }
 
     [Fact]
@@ -240,7 +246,14 @@ public sealed class DeployFilesTests
         }
 
         var migrate = (YamlMappingNode)services.Children[new YamlScalarNode("migrate")];
-        Assert.Equal("migrate", ((YamlScalarNode)((YamlSequenceNode)migrate.Children[new YamlScalarNode("command")])[0]).Value);
+        Assert.Equal(["migrate", "--runtime-role", "cyclelock_silo"], ((YamlSequenceNode)migrate.Children[new YamlScalarNode("command")]).Select(n => ((YamlScalarNode)n).Value!));
+
+        // The owner migrates; the silos log in as the runtime role the roles script creates, neither a superuser.
+        Assert.Contains("Username=cyclelock_owner;", Environment(migrate)["CycleLock__ConnectionString"], StringComparison.Ordinal);
+        Assert.All(silos, n => Assert.Contains("Username=cyclelock_silo;", Environment((YamlMappingNode)services.Children[new YamlScalarNode(n)])["CycleLock__ConnectionString"], StringComparison.Ordinal));
+        var roles = File.ReadAllText(Deploy("postgres-roles.sh"));
+        Assert.Contains("CREATE ROLE cyclelock_owner LOGIN CREATEROLE NOSUPERUSER", roles, StringComparison.Ordinal);
+        Assert.Contains("CREATE ROLE cyclelock_silo LOGIN NOSUPERUSER", roles, StringComparison.Ordinal);
     }
 
     private static Dictionary<string, string> Environment(YamlMappingNode service)

@@ -123,6 +123,36 @@ public sealed class MigrationTests(PostgresFixture postgres)
         await SchemaCheck.VerifyAsync(runtime, membership: true);
     }
 
+    [Fact]
+    public async Task OwnerAndRuntimeRole_TheSiloRoleUsesLeasesButCannotChangeTheSchemaTheQueriesOrTheGuard()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..10];
+        var (database, owner, silo) = ("lp_" + suffix, "lp_owner_" + suffix, "lp_silo_" + suffix);
+        await ExecuteAsync(postgres.DataSource, $"CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER; CREATE ROLE {silo} LOGIN NOSUPERUSER");
+        await ExecuteAsync(postgres.DataSource, $"CREATE DATABASE {database} OWNER {owner}");
+        await using var asOwner = postgres.CreateDataSource(b => { b.Database = database; b.Username = owner; b.Pooling = false; });
+        await using var asSilo = postgres.CreateDataSource(b => { b.Database = database; b.Username = silo; b.Pooling = false; });
+
+        await MigrationRunner.MigrateAsync(asOwner, [silo]);
+
+        Assert.False(await ScalarAsync<bool>(asOwner, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"), "the owner is no superuser");
+        await SchemaCheck.VerifyAsync(asSilo, membership: true);
+        var store = new PostgresLeaseStore(asSilo, "lp", new LeaseStoreOptions());
+        Assert.Equal(StoreOutcome.Granted, (await store.AcquireAsync("lp/lock", Guid.NewGuid(), "h", LeaseKey.New(), TimeSpan.FromSeconds(30), "act", CancellationToken.None)).Outcome);
+        foreach (var attempt in new[]
+        {
+            "UPDATE cyclelock.orleansquery SET querytext = 'SELECT 1' WHERE querykey = 'MembershipReadAllKey'",
+            "CREATE OR REPLACE FUNCTION cyclelock.guard(p_service text, p_name text, p_epoch bigint, p_key_hash bytea) RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint'",
+            "CREATE TABLE cyclelock.intruder (x int)",
+            "DELETE FROM cyclelock.schema_version",
+            "SELECT cyclelock.guard('lp', 'lp/lock', 1, '\\x00'::bytea)",
+        })
+        {
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(asSilo, attempt));
+            Assert.True(refused.SqlState is PostgresErrorCodes.InsufficientPrivilege, $"{attempt}: {refused.SqlState} {refused.MessageText}");
+        }
+    }
+
     private async Task<(string Database, string Role)> CreateDatabaseAndRoleAsync()
     {
         var suffix = Guid.NewGuid().ToString("N")[..10];

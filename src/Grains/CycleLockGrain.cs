@@ -1,3 +1,4 @@
+using CycleLock.Hosting;
 using CycleLock.Leasing;
 using CycleLock.Persistence;
 using CycleLock.Security;
@@ -12,6 +13,7 @@ namespace CycleLock;
 /// inspect always interleave and never wait behind a renewal that is retrying.
 /// </summary>
 [GrainType("cycle-lock")]
+[ValidatedNamePlacement]
 public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperatorGrain, ICycleLockAdoption
 {
     // A force-release may wait for an epoch guard (the store's force-release lock timeout) and then retry.

@@ -61,6 +61,9 @@ public static class CycleLockSiloBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IIncomingGrainCallFilter, AccessFilter>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutgoingGrainCallFilter, InternalTokenFilter>());
 
+        // A lock's name checked before its activation is placed (and created): a bad name costs one short typed error.
+        services.AddPlacementDirector<ValidatedNamePlacement, ValidatedNamePlacementDirector>();
+
         // The database pipeline in Polly's registry, with Polly's telemetry (the host's TelemetryOptions, our severities and tags).
         services.AddResiliencePipeline(DatabaseResilience.PipelineName, static (builder, context) => DatabaseResilience.ConfigurePipeline(
             builder,

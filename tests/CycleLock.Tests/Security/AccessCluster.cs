@@ -41,6 +41,9 @@ public sealed class AccessClusterFixture(PostgresFixture postgres) : IAsyncLifet
 
     public CycleLockClient Reports { get; private set; } = null!;
 
+    /// <summary>The Orleans client under <see cref="Operator"/>.</summary>
+    public IClusterClient OperatorCluster { get; private set; } = null!;
+
     /// <summary>The Orleans client under <see cref="Billing"/>.</summary>
     public IClusterClient BillingCluster { get; private set; } = null!;
 
@@ -86,7 +89,7 @@ public sealed class AccessClusterFixture(PostgresFixture postgres) : IAsyncLifet
             ["CycleLock:Access:Credentials:reports:Prefixes:1"] = "shared",
         });
         await Silo.WaitHealthyAsync(TimeSpan.FromSeconds(90));
-        Operator = (await ConnectAsync("ops:" + OperatorSecret)).Locks;
+        (Operator, OperatorCluster) = await ConnectAsync("ops:" + OperatorSecret);
         (Billing, BillingCluster) = await ConnectAsync("billing:" + BillingSecret);
         Reports = (await ConnectAsync("reports:" + ReportsSecret)).Locks;
         Anonymous = (await ConnectAsync(null)).Client;

@@ -180,6 +180,26 @@ public sealed class AccessTests(AccessClusterFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData("long")]
+    [InlineData("billing/zero\u200Bwidth")]
+    [InlineData("billing/not-nfc-e\u0301")]
+    [InlineData("billing/replacement-\uFFFD")]
+    public async Task BadNames_AreRefusedBeforeAnActivationExists_WithAShortTypedError(string name)
+    {
+        name = name == "long" ? "billing/" + new string('x', 2_000) + Guid.NewGuid().ToString("N") : name;
+        var grain = fixture.Anonymous.GetGrain<ICycleLockGrain>(name);
+
+        // Refused at placement, before the access filter or the grain: even a caller without a credential gets the name's rule.
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.InspectAsync());
+
+        Assert.Contains("rule", error.Message, StringComparison.Ordinal);
+        Assert.True(error.Message.Length < 600, $"the error is {error.Message.Length} characters long");
+        Assert.Null(await fixture.OperatorCluster.GetGrain<IManagementGrain>(0).GetActivationAddress(grain));
+        Assert.DoesNotContain(new string('x', 200), fixture.Silo.Output, StringComparison.Ordinal);
+        Assert.Equal(0, await RowsAsync(name.Length > 300 ? "never-stored" : name));
+    }
+
     private async Task<long> RowsAsync(string name)
     {
         await using var command = fixture.Postgres.DataSource.CreateCommand("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2");

@@ -16,16 +16,16 @@ internal static class Commands
         var command = new Command("list", "Every lock: holder, epoch, acquired, renewed, expires, time left, held for, counters, state") { max };
         command.SetAction((parse, token) => Run(parse, "cyclelock-list", token, async (_, client) =>
         {
-            var limit = parse.GetValue(max);
-            if (limit is < 1 or > 100_000)
-            {
-                throw new ArgumentException($"--max {limit} is out of range (rule: 1 to 100000).");
-            }
-
-            var locks = await LockTables.ListAllAsync(client, limit);
+            var locks = await LockTables.ListAllAsync(client, parse.GetValue(max));
             AnsiConsole.Write(LockTables.Locks(locks, TimeProvider.System.GetUtcNow()));
             AnsiConsole.MarkupLine($"{locks.Count} lock(s)");
             return ExitCodes.Ok;
+        }, check: () =>
+        {
+            if (parse.GetValue(max) is < 1 or > 100_000)
+            {
+                throw new ArgumentException($"--max {parse.GetValue(max)} is out of range (rule: 1 to 100000).");
+            }
         }));
         return command;
     }
@@ -46,6 +46,13 @@ internal static class Commands
 
             AnsiConsole.Write(LockTables.History((await locks.HistoryAsync(name, parse.GetValue(history))).Reverse()));
             return ExitCodes.Ok;
+        }, check: () =>
+        {
+            LockName.Normalize(parse.GetValue(LockArgument));
+            if (parse.GetValue(history) is < 1 or > 1000)
+            {
+                throw new ArgumentException($"--history {parse.GetValue(history)} is out of range (rule: 1 to 1000).");
+            }
         }));
         return command;
     }
@@ -58,11 +65,6 @@ internal static class Commands
         command.SetAction((parse, token) => Run(parse, "cyclelock-watch", token, async (_, client) =>
         {
             var every = parse.GetValue(interval);
-            if (every is < 0.1 or > 3600)
-            {
-                throw new ArgumentException($"--interval {every} is out of range (rule: 0.1 to 3600 seconds).");
-            }
-
             var refreshes = parse.GetValue(count);
             var table = LockTables.Locks(await LockTables.ListAllAsync(client, 1000), TimeProvider.System.GetUtcNow());
             await AnsiConsole.Live(table).StartAsync(async live =>
@@ -82,6 +84,17 @@ internal static class Commands
                 }
             });
             return ExitCodes.Ok;
+        }, check: () =>
+        {
+            if (parse.GetValue(interval) is < 0.1 or > 3600 or double.NaN)
+            {
+                throw new ArgumentException($"--interval {parse.GetValue(interval).ToString(CultureInfo.InvariantCulture)} is out of range (rule: 0.1 to 3600 seconds).");
+            }
+
+            if (parse.GetValue(count) < 1)
+            {
+                throw new ArgumentException($"--count {parse.GetValue(count)} is out of range (rule: at least 1).");
+            }
         }));
         return command;
     }
@@ -115,6 +128,10 @@ internal static class Commands
                     await Console.Error.WriteLineAsync($"cyclelock: lock {LockName.Quote(name)} has a fenced write in flight (an epoch guard holds the row): nothing changed; retry");
                     return ExitCodes.Refused;
             }
+        }, check: () =>
+        {
+            LockName.Normalize(parse.GetValue(LockArgument));
+            RequestRules.ForceRelease(new ForceReleaseRequest(parse.GetValue(epoch), parse.GetValue(reason)!, parse.GetValue(by)!, parse.GetValue(noDelay)));
         }));
         return command;
     }
@@ -135,6 +152,10 @@ internal static class Commands
 
             AnsiConsole.MarkupLine($"reset {Markup.Escape(LockName.Quote(name))}: it can be acquired again");
             return ExitCodes.Ok;
+        }, check: () =>
+        {
+            LockName.Normalize(parse.GetValue(LockArgument));
+            RequestRules.Text(parse.GetValue(by), RequestRules.MaxLabelLength, "Reset operator", "--by");
         }));
         return command;
     }
@@ -183,6 +204,17 @@ internal static class Commands
                 Console.WriteLine($"released: {reply?.Status}");
                 return ExitCodes.Ok;
             }
+        }, check: () =>
+        {
+            LockName.Normalize(parse.GetValue(LockArgument));
+            Seconds(parse.GetValue(ttl), "--ttl");
+            Seconds(parse.GetValue(wait), "--wait", allowZero: true);
+            if (!double.IsPositiveInfinity(parse.GetValue(duration)))
+            {
+                Seconds(parse.GetValue(duration), "--for");
+            }
+
+            RequestRules.Text(parse.GetValue(label), RequestRules.MaxLabelLength, "Holder label", "--label");
         }));
         return command;
     }
@@ -198,11 +230,13 @@ internal static class Commands
         return TimeSpan.FromSeconds(value);
     }
 
-    /// <summary>Connects, runs, and maps failures to the documented exit codes.</summary>
-    public static async Task<int> Run(ParseResult parse, string label, CancellationToken token, Func<CycleLockClient, IClusterClient, Task<int>> body)
+    /// <summary>Checks the arguments (<paramref name="check"/>), connects, runs, and maps failures to the documented exit codes.</summary>
+    public static async Task<int> Run(ParseResult parse, string label, CancellationToken token, Func<CycleLockClient, IClusterClient, Task<int>> body, Action? check = null)
     {
         try
         {
+            // Arguments first: a bad one is exit 2 before anything connects, even to an unreachable cluster.
+            check?.Invoke();
             var (host, locks, client) = await ClusterConnection.ConnectAsync(parse, label, token);
             using (host)
             {

@@ -140,9 +140,14 @@ public sealed class CliTests(SiloHostFixture fixture)
     [InlineData("list", "--max", "0")]
     [InlineData("inspect", " leading-space")]
     [InlineData("hold", "some/lock", "--ttl", "10", "--for", "-5")]
-    public async Task BadArguments_ExitTwo_WithAClearError_NothingSent(params string[] args)
+    [InlineData("watch", "--interval", "0")]
+    [InlineData("force-release", "some/lock", "--epoch", "0", "--reason", "x")]
+    [InlineData("reset", "some/lock", "--by", "bad\u0007by")]
+    [InlineData("inspect", "some/lock", "--history", "0")]
+    public async Task BadArguments_ExitTwo_WithAClearError_BeforeConnecting(params string[] args)
     {
-        var result = await Cli(args);
+        // A gateway nobody listens on: the arguments are refused (exit 2) before a connection is tried (exit 4).
+        var result = await RunAsync([.. args, "--gateway", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         Assert.True(result.Code == 2, $"{string.Join(' ', args)}: exit {result.Code}, stderr: {result.Err}");
         Assert.StartsWith("cyclelock:", result.Err.TrimStart(), StringComparison.Ordinal);
         Assert.Equal("none", (await RowAsync("some/lock")).State);

@@ -57,6 +57,13 @@ public static class SiloHostExtensions
         var connectionString = configuration["CycleLock:ConnectionString"];
         SiloHostOptionsValidator.ThrowIfInvalid(host, web, connectionString, access, tls);
         builder.Services.AddSingleton(web);
+
+        // Host-header allow-list (ASP.NET Core's host filtering, which the web host already runs): 400 for any other host.
+        builder.Services.PostConfigure<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>(o =>
+        {
+            o.AllowedHosts = [.. web.AllowedHostList()];
+            o.AllowEmptyHosts = false;
+        });
         builder.WebHost.UseUrls(web.Url);
         var multiSilo = host.Clustering == "AdoNet";
 

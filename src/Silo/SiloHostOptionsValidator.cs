@@ -109,6 +109,10 @@ public static class SiloHostOptionsValidator
         {
             failures.Add($"CycleLock:Web:Url = '{web.Url}' is not a loopback address and CycleLock:Web:Password is not set (rule: the dashboard and the lease view require authentication when exposed).");
         }
+        else if (web.AllowedHostList().Count == 0)
+        {
+            failures.Add($"CycleLock:Web:Url = '{web.Url}' listens on every address and CycleLock:Web:AllowedHosts is not set (rule: the host names clients use, separated by ';', e.g. cyclelock.example.internal;localhost).");
+        }
         else if (!IsLoopback(url) && url.Scheme == "http" && !web.AllowPlainHttp)
         {
             failures.Add($"CycleLock:Web:Url = '{web.Url}' would send the password in clear text (rule: https, or CycleLock:Web:AllowPlainHttp = true when TLS terminates in front of the silo).");

@@ -76,7 +76,7 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
     }
 
     [Fact]
-    public async Task Responses_CarrySecurityHeaders_AndAWrongPasswordWaitsASecond()
+    public async Task Responses_CarrySecurityHeaders_OtherHostsAreRefused_AndAWrongPasswordWaitsASecond()
     {
         using var http = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl) };
         using var page = new HttpRequestMessage(HttpMethod.Get, "/leases");
@@ -95,6 +95,15 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
         Assert.Equal("no-referrer", leases.Headers.GetValues("Referrer-Policy").Single());
         var dashboard = await http.GetAsync("/dashboard");
         Assert.Contains("script-src 'self'", string.Join(" ", dashboard.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+
+        // A page served for another host name (DNS rebinding: attacker.example resolving to this silo) is refused.
+        using var rebound = new HttpRequestMessage(HttpMethod.Get, "/leases/data");
+        rebound.Headers.Authorization = new AuthenticationHeaderValue("Basic", Basic);
+        rebound.Headers.Host = "attacker.example";
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.SendAsync(rebound)).StatusCode);
+        using var local = new HttpRequestMessage(HttpMethod.Get, "/health");
+        local.Headers.Host = "localhost";
+        Assert.True((await http.SendAsync(local)).IsSuccessStatusCode, "localhost is an allowed host");
 
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/leases");
         wrong.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("operator:guess")));

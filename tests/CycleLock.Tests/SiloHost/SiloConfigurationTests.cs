@@ -24,9 +24,16 @@ public sealed class SiloConfigurationTests(SiloHostFixture fixture)
     [InlineData("CycleLock:Silo:AdvertisedAddress", "10.9.8.8", "'10.9.8.8' is not loopback and CycleLock:Tls:CertificateFile is not set (rule: a silo reachable beyond loopback talks to silos and clients over mutual TLS")]
     [InlineData("CycleLock:Tls:CertificateFile", "/nonexistent/silo.crt", "CycleLock:Tls:CertificateFile = '/nonexistent/silo.crt' cannot be loaded")]
     [InlineData("CycleLock:Web:Password", "change-me-now-please", "CycleLock:Web:Password is a placeholder")]
+    [InlineData("CycleLock:Web:Url", "http://0.0.0.0:18081", "CycleLock:Web:AllowedHosts is not set")]
     public async Task InvalidSetting_StopsTheStart_NamingTheKey(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string> { [key] = value };
+        if (value == "http://0.0.0.0:18081")
+        {
+            settings["CycleLock:Web:Password"] = "web-pw-8Zq4tRx2Lm"; // past the password rule, to the host rule
+            settings["CycleLock:Web:AllowPlainHttp"] = "true";
+        }
+
         if (key == "CycleLock:Silo:AdvertisedAddress")
         {
             settings["CycleLock:Silo:Clustering"] = "AdoNet"; // an address other silos and clients reach

@@ -22,4 +22,9 @@ public enum BusyReason
     /// <summary>The silo serving the lock is at its bound of database work: nothing was tried; ask again after the
     /// time left (a busy answer instead of a timeout).</summary>
     Overloaded = 5,
+
+    /// <summary>The holder label, or the silo serving the lock, is at its bound of held leases
+    /// (<c>CycleLock:Locks:MaxLeasesPerHolderLabel</c>, <c>MaxLeasesPerSilo</c>): nothing was tried; release some, or
+    /// ask again after the time left.</summary>
+    Limit = 6,
 }

@@ -24,14 +24,16 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperat
     private readonly CycleLockOptions _options;
     private readonly ILogger<CycleLockGrain> _logger;
     private readonly CycleLockMetrics _metrics;
+    private readonly HeldLeases _held;
     private LeaseCore? _core;
     private IGrainTimer? _timer;
     private WaitingRoom<ILockWaiter>? _room;
     private int _acquiresInFlight;
 
     /// <summary>Created by Orleans.</summary>
-    public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger, CycleLockMetrics metrics)
+    public CycleLockGrain(ILeaseStore store, TimeProvider time, IOptions<CycleLockOptions> options, ILogger<CycleLockGrain> logger, CycleLockMetrics metrics, HeldLeases held)
     {
+        _held = held;
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
         _time = time;
@@ -46,7 +48,7 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperat
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var activation = $"{GrainContext.Address.SiloAddress}/{GrainContext.ActivationId}";
-        _core = new LeaseCore(this.GetPrimaryKeyString(), activation, _store, _time, _options, _logger, _metrics);
+        _core = new LeaseCore(this.GetPrimaryKeyString(), activation, _store, _time, _options, _logger, _metrics, _held);
         _room = new WaitingRoom<ILockWaiter>(_options.MaxWaiters, _options.OfferWindow);
         return Task.CompletedTask;
     }

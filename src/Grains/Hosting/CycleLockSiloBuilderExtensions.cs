@@ -53,6 +53,7 @@ public static class CycleLockSiloBuilderExtensions
         services.TryAddSingleton(sp => LeaseStoreDataSource.Create(sp.GetRequiredService<IOptions<LeaseStoreOptions>>().Value));
         services.AddMetrics();
         services.TryAddSingleton<CycleLockMetrics>();
+        services.TryAddSingleton<HeldLeases>();
 
         // Every client call checked before it runs: credentials and what each may do (CycleLock:Access).
         services.AddOptions<AccessOptions>().ValidateOnStart();

@@ -30,6 +30,14 @@ public sealed partial class LeaseCore
             }
         }
 
+        if (_held.Refusal(request.HolderLabel, _options) is { } limit)
+        {
+            // A bound one caller cannot exceed: answered busy before the database is asked (nothing was tried).
+            _metrics.Acquired("limit", TimeSpan.Zero);
+            Log.AcquireLimited(_logger, _name, limit);
+            return new AcquireReply(AcquireStatus.Busy, _lease?.Epoch ?? 0, TimeSpan.Zero, request.Ttl, null, TimeSpan.FromSeconds(1), BusyReason.Limit, 0, 0);
+        }
+
         var sent = Now();
         var started = CycleLockMetrics.Now();
         var result = await _store.AcquireAsync(_name, request.HolderId, request.HolderLabel, request.Key, request.Ttl, _activation, cancellationToken);

@@ -44,10 +44,11 @@ public sealed partial class LeaseCore
     private ForceCommand? _pendingForce;
     private TimerRequest? _timerRequest;
     private readonly CycleLockMetrics _metrics;
+    private readonly HeldLeases _held;
 
     /// <summary>Creates the core for lock <paramref name="name"/> served by <paramref name="activation"/>; it counts on
     /// <paramref name="metrics"/> (default <see cref="CycleLockMetrics.Unhosted"/>).</summary>
-    public LeaseCore(string name, string activation, ILeaseStore store, TimeProvider time, CycleLockOptions options, ILogger? logger = null, CycleLockMetrics? metrics = null)
+    public LeaseCore(string name, string activation, ILeaseStore store, TimeProvider time, CycleLockOptions options, ILogger? logger = null, CycleLockMetrics? metrics = null, HeldLeases? held = null)
     {
         _name = LockName.Normalize(name);
         if (_name != name)
@@ -62,6 +63,7 @@ public sealed partial class LeaseCore
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _logger = logger ?? NullLogger.Instance;
         _metrics = metrics ?? CycleLockMetrics.Unhosted;
+        _held = held ?? new HeldLeases();
         _origin = time.GetTimestamp();
         _floor = LeaseTiming.Floor(options);
     }
@@ -103,9 +105,10 @@ public sealed partial class LeaseCore
     /// Deactivating never releases anything.</summary>
     public void Deactivated()
     {
-        if (_lease is not null)
+        if (_lease is { } lease)
         {
             _metrics.Hold(-1);
+            _held.Remove(lease.Label);
         }
     }
 
@@ -225,6 +228,12 @@ public sealed partial class LeaseCore
         if (_lease is null)
         {
             _metrics.Hold(1);
+            _held.Add(lease.Label);
+        }
+        else if (!string.Equals(_lease.Label, lease.Label, StringComparison.Ordinal))
+        {
+            _held.Remove(_lease.Label);
+            _held.Add(lease.Label);
         }
 
         _lease = lease;
@@ -279,6 +288,7 @@ public sealed partial class LeaseCore
         {
             Remember(lease, status, reason);
             _metrics.Hold(-1);
+            _held.Remove(lease.Label);
         }
 
         _lease = null;

@@ -43,4 +43,8 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Warning, "Lock event feed: reading history failed; retrying on the next poll")]
     public static partial void EventsFailed(ILogger logger, Exception exception);
+
+    // Debug: a caller at its bound retries; the refusals are counted (cyclelock.acquires, outcome limit).
+    [LoggerMessage(14, LogLevel.Debug, "Lock {Lock}: acquire answered busy at a bound: {Limit}")]
+    public static partial void AcquireLimited(ILogger logger, string @lock, string limit);
 }

@@ -159,7 +159,9 @@ public sealed partial class LeaseCore
 
     private async Task ReleaseByGrainAsync(ServedLease lease, ReleaseReason reason, CancellationToken cancellationToken)
     {
-        var result = await _store.ReleaseAsync(_name, lease.HolderId, lease.Key, lease.Epoch, _activation, reason, byHolder: false, _options.MaxStalls, cancellationToken);
+        // -1: released as stalled, not counted (a grant never kept alive; migration 0009).
+        var maxStalls = reason == ReleaseReason.Stalled && !_keptAlive ? -1 : _options.MaxStalls;
+        var result = await _store.ReleaseAsync(_name, lease.HolderId, lease.Key, lease.Epoch, _activation, reason, byHolder: false, maxStalls, cancellationToken);
         var status = reason == ReleaseReason.Stalled ? KeepAliveStatus.Released : KeepAliveStatus.Lost;
         switch (result.Outcome)
         {

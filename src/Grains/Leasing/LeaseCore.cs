@@ -46,6 +46,11 @@ public sealed partial class LeaseCore
     private readonly CycleLockMetrics _metrics;
     private readonly HeldLeases _held;
 
+    // Whether the holder sent a keep-alive since its grant: a grant never kept alive is an abandoned grant, released as
+    // stalled (schedulers still hear of it) but not counted towards MaxStalls — else anyone who may acquire a name could
+    // make it dead with MaxStalls grants it never keeps alive.
+    private bool _keptAlive;
+
     /// <summary>Creates the core for lock <paramref name="name"/> served by <paramref name="activation"/>; it counts on
     /// <paramref name="metrics"/> (default <see cref="CycleLockMetrics.Unhosted"/>).</summary>
     public LeaseCore(string name, string activation, ILeaseStore store, TimeProvider time, CycleLockOptions options, ILogger? logger = null, CycleLockMetrics? metrics = null, HeldLeases? held = null)
@@ -148,6 +153,7 @@ public sealed partial class LeaseCore
                     }
 
                     _lastHeard = now;
+                    _keptAlive = true;
                     return HeldReply(now);
                 case LeasePhase.Ending:
                     // The holder's own release is final for it; a stall or force-release is not final until
@@ -186,6 +192,7 @@ public sealed partial class LeaseCore
         {
             case StoreOutcome.Adopted:
                 Serve(new ServedLease(request.HolderId, request.Key, result.Epoch, result.HolderLabel, TimingOf(result)), sent, result);
+                _keptAlive = true; // an adoption is the holder's keep-alive reaching this activation
                 if (result.PreviousActivation is { } previous && previous != _activation)
                 {
                     DisplacingAdoptions++;
@@ -242,6 +249,7 @@ public sealed partial class LeaseCore
         if (isNew)
         {
             _promisedUntil = TimeSpan.Zero;
+            _keptAlive = false;
         }
 
         _lastHeard = now;

@@ -25,7 +25,9 @@ public interface ILeaseStore
     Task<StoreResult> RenewAsync(string name, Guid holderId, long epoch, string activation, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>Ends the lease with <paramref name="reason"/>, when holder, key, epoch and activation match.
-    /// <paramref name="byHolder"/> lowers the fence to now (the holder's own release); otherwise it is kept.</summary>
+    /// <paramref name="byHolder"/> lowers the fence to now (the holder's own release); otherwise it is kept. A stall counts
+    /// towards <paramref name="maxStalls"/> (the lock is dead at it; 0: never); -1 releases as stalled without counting it
+    /// (a grant its holder never kept alive).</summary>
     Task<StoreResult> ReleaseAsync(string name, Guid holderId, LeaseKey key, long epoch, string activation, ReleaseReason reason, bool byHolder, int maxStalls, CancellationToken cancellationToken);
 
     /// <summary>Ends the lease of <paramref name="expectedEpoch"/>, bumps the epoch and fences the old holder's promises.</summary>

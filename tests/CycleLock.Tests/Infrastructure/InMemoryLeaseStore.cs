@@ -140,7 +140,7 @@ public sealed class InMemoryLeaseStore(TimeProvider clock) : ILeaseStore
         {
             r.State = text == "stalled" && maxStalls > 0 && r.Stalls + 1 >= maxStalls ? "dead" : "free";
             r.Attempts = text switch { "completed" => 0, "failed" => r.Attempts + 1, _ => r.Attempts };
-            r.Stalls = text switch { "completed" => 0, "stalled" => r.Stalls + 1, _ => r.Stalls };
+            r.Stalls = text switch { "completed" => 0, "stalled" => r.Stalls + (maxStalls < 0 ? 0 : 1), _ => r.Stalls };
             r.LastReleaseReason = text;
             r.KeyHash = null;
             r.Activation = null;

@@ -69,6 +69,30 @@ public sealed class LeaseCoreTests
     }
 
     [Fact]
+    public async Task GrantsNeverKeptAlive_AreReleasedAsStalled_ButNotCounted_SoTheyCannotMakeTheLockDead()
+    {
+        // Issue 15: MaxStalls (3) grants that never sent a keep-alive used to make a predictable name dead.
+        for (var i = 0; i < Options.MaxStalls + 1; i++)
+        {
+            var core = NewCore();
+            var grant = await core.AcquireAsync(new AcquireRequest(Guid.NewGuid(), "abandoned", LeaseKey.New(), Ttl), CancellationToken.None);
+            Assert.Equal(AcquireStatus.Granted, grant.Status);
+            for (var turns = 0; turns < 10 && core.Phase != LeasePhase.Idle; turns++)
+            {
+                _time.Advance(Timing.RenewPeriod);
+                await core.OnTimerAsync(CancellationToken.None);
+            }
+
+            Assert.Equal(LeasePhase.Idle, core.Phase);
+        }
+
+        var info = await _store.GetAsync("job", CancellationToken.None);
+        Assert.Equal((LockState.Free, "stalled", 0), (info.State, info.LastReleaseReason, info.Stalls));
+        var history = await _store.HistoryAsync("job", null, 50, CancellationToken.None);
+        Assert.Equal(Options.MaxStalls + 1, history.Count(h => h.Reason == "stalled")); // each still ends in history (and the feed)
+    }
+
+    [Fact]
     public async Task Stall_OnlyWhenNowReachesMaxOfPromisedUntilAndLastHeardPlusHolderTimeout()
     {
         var (core, grant) = await GrantedAsync();

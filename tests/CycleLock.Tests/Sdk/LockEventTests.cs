@@ -34,9 +34,12 @@ public sealed class LockEventTests(SdkClusterFixture fixture) : SdkTestBase(fixt
         var grain = Client.GetGrain<ICycleLockGrain>(name);
         for (var stall = 1; stall <= 3; stall++)
         {
-            // A holder that stops keeping alive right after its grant.
-            var granted = await grain.TryAcquireAsync(new AcquireRequest(Guid.NewGuid(), $"silent-{stall}", LeaseKey.New(), Ttl));
+            // A holder that keeps alive once after its grant, then stops (a grant never kept alive is released as
+            // stalled without counting towards MaxStalls: LeaseCoreTests.GrantsNeverKeptAlive_...).
+            var (holder, key) = (Guid.NewGuid(), LeaseKey.New());
+            var granted = await grain.TryAcquireAsync(new AcquireRequest(holder, $"silent-{stall}", key, Ttl));
             Assert.Equal(AcquireStatus.Granted, granted.Status);
+            Assert.Equal(KeepAliveStatus.Held, (await grain.KeepAliveAsync(new KeepAliveRequest(holder, key, granted.Epoch))).Status);
             await Eventually(() => Task.FromResult(events.Count >= stall), TimeSpan.FromSeconds(10), $"stall event {stall}");
             var e = events.ToArray()[stall - 1];
             TestContext.Current.SendDiagnosticMessage($"event {e.Id}: {e.Kind} epoch {e.Epoch} holder {e.HolderLabel} stalls {e.Stalls} dead {e.Dead}");

@@ -14,4 +14,26 @@ public static class AccessContext
     /// <summary>The key of the token a silo puts on the calls it makes to grains (never on calls to clients), by
     /// which another silo of the same deployment knows the call comes from inside the cluster.</summary>
     public const string InternalKey = "cyclelock-internal";
+
+    /// <summary>The longest credential name.</summary>
+    public const int MaxCredentialNameLength = 64;
+
+    /// <summary>Whether <paramref name="name"/> is a valid credential name: 1 to 64 ASCII letters, digits, '.', '_' or '-'.</summary>
+    public static bool IsCredentialName(ReadOnlySpan<char> name)
+    {
+        if (name.IsEmpty || name.Length > MaxCredentialNameLength)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

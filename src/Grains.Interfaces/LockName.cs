@@ -23,16 +23,9 @@ public static class LockName
             throw new ArgumentException("Lock name must not be empty (rule: 1 to 256 UTF-8 bytes after NFC normalisation).", nameof(name));
         }
 
-        for (var i = 0; i < name.Length; i++)
+        if (LoneSurrogateAt(name) is { } i)
         {
-            if (char.IsHighSurrogate(name[i]) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(name[i]))
-            {
-                throw new ArgumentException($"Lock name {Quote(name)} is not valid Unicode: lone surrogate U+{(int)name[i]:X4} at index {i} (rule: names must be well-formed UTF-16 text).", nameof(name));
-            }
+            throw new ArgumentException($"Lock name {Quote(name)} is not valid Unicode: lone surrogate U+{(int)name[i]:X4} at index {i} (rule: names must be well-formed UTF-16 text).", nameof(name));
         }
 
         var normalized = name.Normalize(NormalizationForm.FormC);
@@ -73,6 +66,25 @@ public static class LockName
         }
 
         return normalized;
+    }
+
+    /// <summary>The index of the first lone surrogate of <paramref name="text"/>, or null when it is well-formed UTF-16.</summary>
+    public static int? LoneSurrogateAt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>True when <paramref name="name"/> is already a valid, normalised name.</summary>

@@ -41,30 +41,11 @@ public static class RequestRules
             throw new ArgumentException($"Lease key is {key.Value.Length} characters (rule: at most {MaxKeyLength}).", paramName);
         }
 
-        if (LoneSurrogateAt(key.Value) is { } index)
+        if (LockName.LoneSurrogateAt(key.Value) is { } index)
         {
             // Hashed as UTF-8, a lone surrogate becomes U+FFFD: two different keys would be one.
             throw new ArgumentException($"Lease key is not valid Unicode: lone surrogate at index {index} (rule: well-formed UTF-16 text; the key is not shown).", paramName);
         }
-    }
-
-    /// <summary>The index of the first lone surrogate of <paramref name="text"/>, or null when it is well-formed.</summary>
-    public static int? LoneSurrogateAt(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(text[i]))
-            {
-                return i;
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Checks an epoch: at least 1.</summary>
@@ -94,7 +75,7 @@ public static class RequestRules
             }
         }
 
-        if (LoneSurrogateAt(text) is { } index)
+        if (LockName.LoneSurrogateAt(text) is { } index)
         {
             throw new ArgumentException($"{what} {LockName.Quote(text)} is not valid Unicode: lone surrogate U+{(int)text[index]:X4} at index {index} (rule: well-formed UTF-16 text).", paramName);
         }

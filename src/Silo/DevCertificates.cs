@@ -73,9 +73,9 @@ public static class DevCertificates
 
     /// <summary>A local cluster's set in <paramref name="directory"/>: <c>ca.crt</c> (and <c>ca.key</c>), <c>silo.crt/key</c>
     /// and <c>client.crt/key</c>, valid for <paramref name="days"/> days from now.</summary>
-    public static void WriteLocalSet(string directory, int days = 30)
+    public static void WriteLocalSet(string directory, int days = 30, TimeProvider? time = null)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = (time ?? TimeProvider.System).GetUtcNow();
         using var ca = CreateCa("CycleLock local CA", now.AddMinutes(-5), now.AddDays(days));
         Write(ca, directory, "ca");
         using var silo = Issue(ca, "cyclelock-silo", server: true, now.AddMinutes(-5), now.AddDays(days));

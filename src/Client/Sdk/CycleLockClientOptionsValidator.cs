@@ -69,8 +69,7 @@ public sealed class CycleLockClientOptionsValidator : IValidateOptions<CycleLock
             return "is not NAME:SECRET (rule: a credential name, a colon, then its secret; the value is not shown).";
         }
 
-        var name = credential[..colon];
-        return name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+        return !AccessContext.IsCredentialName(credential.AsSpan(0, colon))
             ? "has a name that is not 1 to 64 letters, digits, '.', '_' or '-' (rule: NAME:SECRET; the value is not shown)."
             : null;
     }

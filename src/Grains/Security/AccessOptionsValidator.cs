@@ -13,7 +13,7 @@ public sealed class AccessOptionsValidator : IValidateOptions<AccessOptions>
     public const int MaxSecretLength = 1024;
 
     /// <summary>The longest credential name.</summary>
-    public const int MaxNameLength = 64;
+    public const int MaxNameLength = AccessContext.MaxCredentialNameLength;
 
     // Placeholders deploy files and samples use: a secret containing one was never changed.
     private static readonly string[] Placeholders = ["change-me", "changeme", "change_me", "placeholder", "replace-me", "replaceme", "example", "password", "secret"];
@@ -91,8 +91,6 @@ public sealed class AccessOptionsValidator : IValidateOptions<AccessOptions>
     public static string? PlaceholderIn(string value) =>
         Placeholders.FirstOrDefault(p => value.Contains(p, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Whether <paramref name="credential"/> is a valid credential name.</summary>
-    public static bool IsValidName(string? credential) =>
-        !string.IsNullOrEmpty(credential) && credential.Length <= MaxNameLength
-        && credential.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '.' or '_' or '-');
+    /// <summary>Whether <paramref name="credential"/> is a valid credential name (<see cref="AccessContext.IsCredentialName"/>).</summary>
+    public static bool IsValidName(string? credential) => AccessContext.IsCredentialName(credential);
 }

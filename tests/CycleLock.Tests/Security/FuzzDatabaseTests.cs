@@ -56,7 +56,7 @@ public sealed class FuzzDatabaseTests(FuzzClusterFixture fixture)
     // Lease rows and history rows of this name (any normalisation of it): what a refused call must not change.
     private async Task<long> CountAsync(string name)
     {
-        if (RequestRules.LoneSurrogateAt(name) is not null)
+        if (LockName.LoneSurrogateAt(name) is not null)
         {
             return 0; // not storable as UTF-8: no row can carry this name
         }

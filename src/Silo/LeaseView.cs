@@ -7,7 +7,9 @@ internal static class LeaseView
 {
     public static WebApplication MapLeaseView(this WebApplication app)
     {
-        app.MapGet("/leases", (HttpContext context) => Results.Content(Page.Replace("__NONCE__", SecurityHeaders.Nonce(context), StringComparison.Ordinal), "text/html; charset=utf-8"));
+        app.MapGet("/leases", (HttpContext context) => Results.Content(
+            Page.Replace("__NONCE__", SecurityHeaders.Nonce(context), StringComparison.Ordinal).Replace("__TOKEN__", AntiforgeryProtection.Token(context), StringComparison.Ordinal),
+            "text/html; charset=utf-8"));
         app.MapGet("/leases/data", async (IClusterClient client, TimeProvider time, string? after, int? limit) =>
         {
             var take = limit ?? 1000;
@@ -49,7 +51,50 @@ internal static class LeaseView
             var entries = await client.GetGrain<ICycleLockGrain>(normalized).GetHistoryAsync(Math.Clamp(limit ?? 20, 1, 1000), null);
             return Results.Json(entries.Select(e => new { e.Id, e.At, e.Epoch, e.Event, holder = LockName.Printable(e.HolderLabel), reason = LockName.Printable(e.Reason), by = LockName.Printable(e.By), e.Operator }));
         });
+        app.MapPost("/leases/force-release", ForceReleaseAsync);
         return app;
+    }
+
+    /// <summary>The body of a force-release from the lease view.</summary>
+    /// <param name="Name">The lock.</param>
+    /// <param name="Epoch">The epoch the operator saw; nothing changes when it is not current.</param>
+    /// <param name="Reason">Free text for history.</param>
+    /// <param name="SkipDelay">Grant again at once (only where the silo allows it).</param>
+    internal sealed record ForceReleaseForm(string? Name, long Epoch, string? Reason, bool SkipDelay);
+
+    // Anti-forgery is checked before this runs (AntiforgeryProtection); the operator recorded in history is the web
+    // host's authenticated user, not something the request body says.
+    private static async Task<IResult> ForceReleaseAsync(HttpContext context, IClusterClient client, WebOptions web, ForceReleaseForm form)
+    {
+        string name;
+        ForceReleaseRequest request;
+        var operatorName = string.IsNullOrEmpty(web.Password) ? "web" : "web:" + web.User;
+        try
+        {
+            name = LockName.Normalize(form.Name ?? throw new ArgumentException("The lock name is missing (rule: name is required).", nameof(form)));
+            request = new ForceReleaseRequest(form.Epoch, form.Reason ?? "", operatorName, form.SkipDelay);
+            RequestRules.ForceRelease(request);
+        }
+        catch (ArgumentException e)
+        {
+            return Results.BadRequest(e.Message);
+        }
+
+        RequestContext.Set(AccessContext.OperatorKey, operatorName);
+        try
+        {
+            var reply = await client.GetGrain<ILockOperatorGrain>(name).ForceReleaseAsync(request, context.RequestAborted);
+            return Results.Json(new { status = reply.Status.ToString(), currentEpoch = reply.CurrentEpoch, fenceUntil = reply.FenceUntil });
+        }
+        catch (ArgumentException e)
+        {
+            // The grain's own rules (SkipDelay where the silo does not allow it).
+            return Results.BadRequest(e.Message);
+        }
+        finally
+        {
+            RequestContext.Remove(AccessContext.OperatorKey);
+        }
     }
 
     private const string Page = """
@@ -57,6 +102,7 @@ internal static class LeaseView
         <html lang="en">
         <head>
         <meta charset="utf-8">
+        <meta name="cyclelock-token" content="__TOKEN__">
         <title>CycleLock leases</title>
         <style nonce="__NONCE__">
           body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -76,6 +122,7 @@ internal static class LeaseView
           <tbody id="locks"></tbody>
         </table>
         <h2 id="history-title"></h2>
+        <p id="actions" hidden><button id="force-release" type="button">force release</button> <span id="action-result"></span></p>
         <table><tbody id="history"></tbody></table>
         <script nonce="__NONCE__">
           let selected = null;
@@ -118,6 +165,7 @@ internal static class LeaseView
             const response = await fetch('/leases/history?name=' + encodeURIComponent(selected));
             const entries = await response.json();
             document.getElementById('history-title').textContent = 'history of ' + selected;
+            document.getElementById('actions').hidden = false;
             const body = document.getElementById('history');
             body.replaceChildren();
             for (const e of entries) {
@@ -125,6 +173,21 @@ internal static class LeaseView
               cell(row, e.id); cell(row, time(e.at)); cell(row, 'epoch ' + e.epoch); cell(row, e.event); cell(row, text(e.holder)); cell(row, text(e.reason)); cell(row, text(e.by)); cell(row, text(e.operator));
             }
           }
+          async function forceRelease() {
+            const row = document.querySelector('tr[data-lock="' + CSS.escape(selected) + '"]');
+            if (!row || row.dataset.state === 'free') return;
+            const reason = prompt('Force-release ' + selected + ' (epoch ' + row.dataset.epoch + '): reason for history', 'operator: force release');
+            if (reason === null) return;
+            const response = await fetch('/leases/force-release', {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json', 'X-CycleLock-Token': document.querySelector('meta[name="cyclelock-token"]').content },
+              body: JSON.stringify({ name: selected, epoch: Number(row.dataset.epoch), reason: reason, skipDelay: false }),
+            });
+            const answer = await response.text();
+            document.getElementById('action-result').textContent = response.ok ? JSON.parse(answer).status : 'refused: ' + answer;
+            await refresh();
+          }
+          document.getElementById('force-release').onclick = forceRelease;
           refresh();
           setInterval(refresh, 1000);
         </script>

@@ -57,6 +57,7 @@ public static class SiloHostExtensions
         var connectionString = configuration["CycleLock:ConnectionString"];
         SiloHostOptionsValidator.ThrowIfInvalid(host, web, connectionString, access, tls);
         builder.Services.AddSingleton(web);
+        builder.Services.AddCycleLockAntiforgery();
 
         // Host-header allow-list (ASP.NET Core's host filtering, which the web host already runs): 400 for any other host.
         builder.Services.PostConfigure<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>(o =>
@@ -158,6 +159,7 @@ public static class SiloHostExtensions
         ArgumentNullException.ThrowIfNull(app);
         app.UseCycleLockSecurityHeaders();
         app.UseCycleLockAuthentication(app.Services.GetRequiredService<WebOptions>());
+        app.UseCycleLockAntiforgery();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapLeaseView();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });

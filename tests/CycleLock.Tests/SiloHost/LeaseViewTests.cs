@@ -114,6 +114,79 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
     }
 
     [Fact]
+    public async Task ForceRelease_FromTheWeb_NeedsTheAntiforgeryTokenOfAServedPage_AndRecordsTheWebOperator()
+    {
+        var name = "web-release/" + Guid.NewGuid().ToString("N")[..8];
+        var held = await fixture.Locks.TryAcquireAsync(name, TimeSpan.FromSeconds(30));
+        Assert.True(held.Acquired, held.ToString());
+        var epoch = held.Handle!.Epoch;
+        var body = $"{{\"name\":\"{name}\",\"epoch\":{epoch},\"reason\":\"test: web force-release\"}}";
+
+        // A page elsewhere can make the operator's browser post with its basic credentials, but has no token: refused.
+        using var forger = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
+        using (var forged = Post(body, token: null))
+        {
+            var refused = await forger.SendAsync(forged);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("anti-forgery", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // A token without the cookie it belongs to (copied from a page, sent by another browser): refused.
+        using var operatorBrowser = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
+        var token = await PageTokenAsync(operatorBrowser);
+        using (var copied = Post(body, token))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, (await forger.SendAsync(copied)).StatusCode);
+        }
+
+        var info = await fixture.Locks.InspectAsync(name);
+        Assert.Equal((LockState.Held, epoch), (info.State, info.Epoch));
+        Assert.DoesNotContain(await fixture.Locks.HistoryAsync(name), e => e.Event == "force-released");
+
+        // Bad input from the page: a typed refusal naming the rule, nothing changes.
+        using (var bad = Post($"{{\"name\":\"{name}\",\"epoch\":{epoch},\"reason\":\" \"}}", token))
+        {
+            var refused = await operatorBrowser.SendAsync(bad);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("rule:", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The page's own token and cookie: released, and history names the web host's authenticated user.
+        using (var real = Post(body, token))
+        {
+            var answered = await operatorBrowser.SendAsync(real);
+            var text = await answered.Content.ReadAsStringAsync();
+            Assert.True(answered.IsSuccessStatusCode, text);
+            Assert.Contains("\"status\":\"Released\"", text, StringComparison.Ordinal);
+        }
+
+        var entry = Assert.Single(await fixture.Locks.HistoryAsync(name), e => e.Event == "force-released");
+        Assert.Equal(($"web:{SiloHostFixture.User}", $"web:{SiloHostFixture.User}", "test: web force-release"), (entry.Operator, entry.By, entry.Reason));
+        await held.Handle.DisposeAsync();
+    }
+
+    private static HttpRequestMessage Post(string json, string? token)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/leases/force-release") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Basic);
+        if (token is not null)
+        {
+            request.Headers.Add("X-CycleLock-Token", token);
+        }
+
+        return request;
+    }
+
+    private static async Task<string> PageTokenAsync(HttpClient browser)
+    {
+        var page = await GetAsync(browser, "/leases", authorized: true);
+        return PageToken().Match(page) is { Success: true } match ? match.Groups[1].Value : throw new InvalidOperationException("the lease view carries no token");
+    }
+
+    [GeneratedRegex("<meta name=\"cyclelock-token\" content=\"([^\"]+)\">")]
+    private static partial Regex PageToken();
+
+    [Fact]
     public async Task Secrets_NeitherTheDatabaseNorTheWebPassword_ReachAnyResponseOrTheSiloOutput()
     {
         // The database password is real: the server requires it of the silo's role (a wrong one is refused),

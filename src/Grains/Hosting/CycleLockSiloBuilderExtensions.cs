@@ -90,7 +90,7 @@ public static class CycleLockSiloBuilderExtensions
         {
             var locks = sp.GetRequiredService<IOptions<CycleLockOptions>>().Value;
             var store = sp.GetRequiredService<PostgresLeaseStore>();
-            return locks.CoalesceRenewals
+            return locks.CoalesceRenewals || locks.CoalesceChanges
                 ? new CoalescingLeaseStore(store, locks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CoalescingLeaseStore>>(), sp.GetRequiredService<CycleLockMetrics>())
                 : store;
         });

@@ -105,6 +105,22 @@ public sealed class CycleLockOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
     public TimeSpan CoalescingWindow { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Whether the acquires, releases and abandons of the silo's grains are coalesced into one statement
+    /// and one durable commit per flush (issue 16; <c>docs/benchmarks.md</c>). A flush starts at once when a slot is
+    /// free — no window is waited — so an uncontended acquire is not delayed; under load, what arrives while flushes
+    /// are in flight shares the next commit. Off, each is its own statement. Default true.</summary>
+    public bool CoalesceChanges { get; set; } = true;
+
+    /// <summary>How many coalesced change flushes may be in flight at once: more lowers the wait for a slot at
+    /// light load, fewer makes bigger batches at heavy load. Default 2; 1 to 16.</summary>
+    [Range(1, 16)]
+    public int ChangeFlushesInFlight { get; set; } = 2;
+
+    /// <summary>Most acquires, releases and abandons one coalesced statement applies; more wait for the next flush.
+    /// Kept well inside one attempt timeout. Default 1 000; 1 to 10 000.</summary>
+    [Range(1, 10_000)]
+    public int MaxChangeBatchSize { get; set; } = 1_000;
+
     /// <summary>Most leases one coalesced statement renews or adopts; more wait for the next one.
     /// Default 20 000; 1 to 1 000 000.</summary>
     [Range(1, 1_000_000)]

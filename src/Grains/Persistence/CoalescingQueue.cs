@@ -8,8 +8,8 @@ namespace CycleLock.Persistence;
 /// statement per flush (DESIGN §11). An entry is due <c>lead</c> after it was handed in; the queue flushes
 /// when its most urgent entry falls due, taking every entry pending at that moment (at most
 /// <c>maxBatch</c>, one per lock name: an exact duplicate shares its twin's answer, a different request
-/// for the same name waits for the next flush). One flush is in flight at a time; what arrives meanwhile
-/// goes in the next. The batch statement runs through the resilience pipeline (the store's batch method),
+/// for the same name waits for the next flush). At most <c>maxInFlight</c> flushes are in flight at a time
+/// (one for renewals); what arrives while they all are goes in the next. The batch statement runs through the resilience pipeline (the store's batch method),
 /// so a transient failure of the whole batch is retried there; a permanent error falls back to one
 /// statement per entry, so one poisoned row fails only its own entry. An entry whose caller gives up is
 /// answered cancelled at once; the batch is cancelled only when every caller in it gave up.
@@ -31,6 +31,9 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
     private readonly List<Entry> _pending = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _slots;
+    private readonly int _maxInFlight;
+    private readonly Func<Exception, bool> _rowLevel;
     private readonly Task _loop;
     private bool _stopped;
 
@@ -44,10 +47,16 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         int maxBatch,
         TimeProvider time,
         ILogger logger,
-        CycleLockMetrics? metrics = null)
+        CycleLockMetrics? metrics = null,
+        int maxInFlight = 1,
+        Func<Exception, bool>? rowLevel = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(lead, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
+        _maxInFlight = maxInFlight;
+        _slots = new SemaphoreSlim(maxInFlight);
+        _rowLevel = rowLevel ?? IsRowLevel;
         _kind = kind;
         _nameOf = nameOf;
         _batch = batch;
@@ -122,6 +131,12 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         {
         }
 
+        // Every flush in flight answers its callers (cancelled, as the silo stops) before the queue is gone.
+        for (var i = 0; i < _maxInFlight; i++)
+        {
+            await _slots.WaitAsync().ConfigureAwait(false);
+        }
+
         _stopping.Dispose();
     }
 
@@ -162,19 +177,33 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
                 continue;
             }
 
-            try
+            // A flush slot; while every slot is taken, what arrives gathers for the next flush.
+            await _slots.WaitAsync(stopping).ConfigureAwait(false);
+            var batch = Take();
+            if (batch.Count == 0)
             {
-                var batch = Take();
-                if (batch.Count > 0)
-                {
-                    await FlushAsync(batch, stopping).ConfigureAwait(false);
-                }
+                _slots.Release();
+                continue;
             }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
-            {
-                // FlushAsync answers every entry on every path; this guards against a bug stopping renewals.
-                LogLoopFault(_logger, _kind, e);
-            }
+
+            _ = RunFlushAsync(batch, stopping);
+        }
+    }
+
+    private async Task RunFlushAsync(List<Group> batch, CancellationToken stopping)
+    {
+        try
+        {
+            await FlushAsync(batch, stopping).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // FlushAsync answers every entry on every path; this guards against a bug stopping the queue.
+            LogLoopFault(_logger, _kind, e);
+        }
+        finally
+        {
+            _slots.Release();
         }
     }
 
@@ -257,7 +286,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
                 groups[i].Complete(results[i]);
             }
         }
-        catch (Exception e) when (groups.Count > 1 && IsRowLevel(e, batchCancel.Token))
+        catch (Exception e) when (groups.Count > 1 && !batchCancel.Token.IsCancellationRequested && _rowLevel(e))
         {
             // A permanent error may be one row's (a constraint, a trigger): one statement per entry, so
             // only that entry fails. Name order, like the batch.
@@ -293,9 +322,8 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
     // raised exceptions (P0, e.g. a trigger). Anything else (timeouts, authentication, a read-only
     // standby, unknown) would fail every row alike, so it fails the batch at once instead of sending one
     // statement per lease behind it.
-    private static bool IsRowLevel(Exception e, CancellationToken batchToken) =>
-        !batchToken.IsCancellationRequested
-        && e is Npgsql.PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal) || state.StartsWith("P0", StringComparison.Ordinal));
+    internal static bool IsRowLevel(Exception e) =>
+        e is Npgsql.PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal) || state.StartsWith("P0", StringComparison.Ordinal));
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} coalescer's loop caught an unexpected error; it goes on")]
     private static partial void LogLoopFault(ILogger logger, string kind, Exception exception);

@@ -13,4 +13,9 @@ public interface IBatchLeaseStore
 
     /// <summary>Adopts every input in one statement; each attempt is bounded by <paramref name="attemptTimeout"/>.</summary>
     Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken);
+
+    /// <summary>Applies acquires, releases and abandons in one statement and one commit (issue 16), each answered what
+    /// the single-row operation answers, or <see cref="StoreOutcome.Skipped"/> when its row was locked by another
+    /// transaction (the caller then sends it down the single-row path).</summary>
+    Task<IReadOnlyList<StoreResult>> ChangeManyAsync(IReadOnlyList<ChangeInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken);
 }

@@ -26,6 +26,9 @@ internal static class LeaseSql
     // Coalesced renewal and adoption (migration 0004): one row per input, in input order.
     public const string RenewMany = "SELECT r.out_ord, (r.out_result).* FROM cyclelock.renew_many($1, $2, $3, $4, $5, $6) r";
 
+    // Coalesced grants, releases and abandons (migration 0010): one row per input, in name order, keyed by ord.
+    public const string ChangeMany = "SELECT r.out_ord, (r.out_result).* FROM cyclelock.change_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) r";
+
     public const string AdoptMany = "SELECT r.out_ord, (r.out_result).* FROM cyclelock.adopt_many($1, $2, $3, $4, $5, $6) r";
 
     private const string LockColumns = """

@@ -54,7 +54,7 @@ public sealed partial class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
         catch (DatabaseOverloadedException)
         {
             // The silo's database work is at its bound: nothing was sent. Busy, retry after a moment, not a timeout.
-            return Busy(StoreOutcome.BusyOverloaded) with { Remaining = OverloadRetryAfter };
+            return Overloaded();
         }
     }
 
@@ -109,6 +109,33 @@ public sealed partial class PostgresLeaseStore : ILeaseStore, IBatchLeaseStore
             ArrayOf(NpgsqlDbType.Bigint, inputs.Select(i => i.Epoch)),
             ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Activation)));
     }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StoreResult>> ChangeManyAsync(IReadOnlyList<ChangeInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+
+        // Idempotent as each single-row operation is: a retry after a batch in doubt re-grants the same holder and key
+        // ("reacquired", the same epoch), finds a release's end event ("already released"), spends an id again.
+        return RunManyAsync("change-many", inputs.Count, LeaseSql.ChangeMany, attemptTimeout, cancellationToken,
+            Text(_serviceId),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Kind switch { ChangeKind.Acquire => "acquire", ChangeKind.Release => "release", _ => "abandon" })),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Name)),
+            ArrayOf(NpgsqlDbType.Uuid, inputs.Select(i => i.HolderId)),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Label)),
+            ArrayOf(NpgsqlDbType.Bytea, inputs.Select(i => i.Key.Hash())),
+            ArrayOf(NpgsqlDbType.Interval, inputs.Select(i => i.Ttl)),
+            ArrayOf(NpgsqlDbType.Bigint, inputs.Select(i => i.Epoch)),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Activation)),
+            ArrayOf(NpgsqlDbType.Text, inputs.Select(i => i.Reason.ToText())),
+            ArrayOf(NpgsqlDbType.Boolean, inputs.Select(i => i.ByHolder)),
+            ArrayOf(NpgsqlDbType.Integer, inputs.Select(i => i.MaxStalls)),
+            Int((int)_options.GrantLockTimeout.TotalMilliseconds));
+    }
+
+    /// <summary>What an acquire refused because the silo's database work is at its bound is answered: busy, retry
+    /// after a moment — not a timeout. Nothing was sent.</summary>
+    internal static StoreResult Overloaded() => Busy(StoreOutcome.BusyOverloaded) with { Remaining = OverloadRetryAfter };
 
     /// <inheritdoc />
     public Task<StoreResult> ForceReleaseAsync(string name, long expectedEpoch, string reason, string by, string operatorName, bool skipDelay, string selfActivation, TimeSpan promiseLeft, TimeSpan margin, CancellationToken cancellationToken) =>

@@ -71,4 +71,8 @@ public enum StoreOutcome
 
     /// <summary>reset: the dead lock is free again.</summary>
     Reset,
+
+    /// <summary>A coalesced change the batch could not apply without waiting for a row lock another transaction holds
+    /// (an epoch guard, a force-release); its caller sends it down the single-row path. Never reaches a grain.</summary>
+    Skipped,
 }

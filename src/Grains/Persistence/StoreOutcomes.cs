@@ -26,6 +26,7 @@ public static class StoreOutcomes
         "abandoned" => StoreOutcome.Abandoned,
         "nothing" or "not-dead" => StoreOutcome.Nothing,
         "reset" => StoreOutcome.Reset,
+        "skipped" => StoreOutcome.Skipped,
         _ => throw new InvalidOperationException($"Unknown lease outcome '{outcome}' (schema and code disagree)."),
     };
 }

@@ -318,5 +318,8 @@ public sealed class CoalescedRenewalTests(PostgresFixture postgres)
             Adoptions.Enqueue([.. inputs.Select(i => i.Name)]);
             return inner.AdoptManyAsync(inputs, attemptTimeout, cancellationToken);
         }
+
+        public Task<IReadOnlyList<StoreResult>> ChangeManyAsync(IReadOnlyList<ChangeInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken) =>
+            inner.ChangeManyAsync(inputs, attemptTimeout, cancellationToken);
     }
 }

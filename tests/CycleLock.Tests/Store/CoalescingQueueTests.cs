@@ -91,7 +91,9 @@ public sealed class CoalescingQueueTests
 
     private static CoalescingLeaseStore Create(FakeTimeProvider time, AnsweringBatches batches, out ParkedLoop loop)
     {
-        var store = new CoalescingLeaseStore(new InMemoryLeaseStore(time), batches, new CycleLockOptions { CoalescingWindow = Window }, time, NullLogger<CoalescingLeaseStore>.Instance);
+        var memory = new InMemoryLeaseStore(time);
+        batches.Singles = memory;
+        var store = new CoalescingLeaseStore(memory, batches, new CycleLockOptions { CoalescingWindow = Window }, time, NullLogger<CoalescingLeaseStore>.Instance);
         loop = new ParkedLoop(time);
         store.RenewalQueue.Parked = loop.OnParked;
         return store;
@@ -113,7 +115,26 @@ public sealed class CoalescingQueueTests
             return [.. inputs.Select(i => new StoreResult(StoreOutcome.Renewed, i.Epoch, i.HolderId, null, i.Activation, null, i.Ttl, null, DateTimeOffset.UnixEpoch, i.Ttl, 0, 0, null))];
         }
 
+        public ILeaseStore? Singles { get; set; }
+
         public Task<IReadOnlyList<StoreResult>> AdoptManyAsync(IReadOnlyList<AdoptInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken) =>
             throw new NotSupportedException();
+
+        // Ownership changes (the grants these tests set up with) one by one in the in-memory store.
+        public async Task<IReadOnlyList<StoreResult>> ChangeManyAsync(IReadOnlyList<ChangeInput> inputs, TimeSpan attemptTimeout, CancellationToken cancellationToken)
+        {
+            var results = new List<StoreResult>();
+            foreach (var i in inputs)
+            {
+                results.Add(i.Kind switch
+                {
+                    ChangeKind.Acquire => await Singles!.AcquireAsync(i.Name, i.HolderId, i.Label!, i.Key, i.Ttl, i.Activation!, cancellationToken),
+                    ChangeKind.Release => await Singles!.ReleaseAsync(i.Name, i.HolderId, i.Key, i.Epoch, i.Activation!, i.Reason, i.ByHolder, i.MaxStalls, cancellationToken),
+                    _ => await Singles!.AbandonAsync(i.Name, i.HolderId, i.Key, cancellationToken),
+                });
+            }
+
+            return results;
+        }
     }
 }

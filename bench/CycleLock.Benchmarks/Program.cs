@@ -38,12 +38,39 @@ foreach (var setting in new[] { "server_version", "synchronous_commit", "fsync",
     settings[setting] = (string)(await show.ExecuteScalarAsync())!;
 }
 
+// The machine's durable-commit floor: one grant or release per fsync is the most a commit per change can do.
+double? fsyncPerSecond = Arg("--pg-test-fsync") is { } testFsync && File.Exists(testFsync) ? await FsyncRate.MeasureAsync(testFsync, smoke) : null;
 Console.WriteLine($"CycleLock benchmarks ({(smoke ? "smoke mode: tiny sizes, no targets" : "full")}) — {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
 Console.WriteLine("PostgreSQL: " + string.Join(", ", settings.Select(s => $"{s.Key}={s.Value}")) + "; pool size 16 for the silo and the baselines");
+Console.WriteLine(fsyncPerSecond is { } rate
+    ? $"fsync: {rate:0} fdatasync/s (pg_test_fsync, one 8 kB write, in the benchmark's temp folder): a commit per ownership change caps acquire+release pairs near {rate / 2:0}/s"
+    : "fsync: not measured (no pg_test_fsync)");
+
+// Write transactions since the last call: the next transaction id moves once per transaction that wrote (a read
+// does not take one), so its delta over a pass counts the durable commits that pass made, at once and exactly.
+async Task<long> NextXidAsync()
+{
+    await using var command = dataSource.CreateCommand("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint");
+    return (long)(await command.ExecuteScalarAsync())!;
+}
+
+var commitsPerChange = new Dictionary<string, double>();
 
 // Server GC, as deployed (B4 measures its memory); a crash's standard error is shown as it comes.
 // B3/B4 hold 100 000 leases under one holder label: above the default per-label bound (10 000), set for the run.
-await using var silo = SiloProcess.Start(pooled, serviceId, new Dictionary<string, string> { ["CycleLock:Locks:MaxLeasesPerHolderLabel"] = "1000000" }, clusterId: "bench", serverGc: true, onErrorLine: line => Console.Error.WriteLine($"[silo] {line}"));
+// --silo-setting KEY=VALUE (repeatable) runs the silo with another setting, e.g. CycleLock:Locks:ChangeFlushesInFlight=4.
+var siloSettings = new Dictionary<string, string> { ["CycleLock:Locks:MaxLeasesPerHolderLabel"] = "1000000" };
+for (var i = 0; i + 1 < args.Length; i++)
+{
+    if (args[i] == "--silo-setting" && args[i + 1].Split('=', 2) is [var key, var value])
+    {
+        siloSettings[key] = value;
+        Console.WriteLine($"silo setting: {key} = {value}");
+    }
+}
+
+var onlyChanges = args.Contains("--only-changes");
+await using var silo = SiloProcess.Start(pooled, serviceId, siloSettings, clusterId: "bench", serverGc: true, onErrorLine: line => Console.Error.WriteLine($"[silo] {line}"));
 await silo.WaitHealthyAsync(TimeSpan.FromSeconds(60));
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
@@ -73,10 +100,14 @@ if (!args.Contains("--only-renewal"))
     var b1Locks = smoke ? 200 : 10_000;
     async Task Pass(string variant, string prefix, Func<string, Task> op, bool record)
     {
+        var before = await NextXidAsync();
         var m = await Measurement.RunAsync("B1 acquire+release", variant, b1Workers, b1Locks, forever, (_, i) => op($"{prefix}/{i}"));
+        var commits = await NextXidAsync() - before - 1;
         if (record)
         {
             results.Add(m);
+            commitsPerChange[variant] = commits / (2.0 * b1Locks);
+            checks.Add($"B1 {variant}: {commits} write transactions for {2 * b1Locks} ownership changes ({commits / (2.0 * b1Locks):0.000} per change)");
         }
     }
 
@@ -126,6 +157,10 @@ if (!args.Contains("--only-renewal"))
         checks.Add("B1 pgbench: skipped (no --pgbench)");
     }
 
+}
+
+if (!args.Contains("--only-renewal") && !onlyChanges)
+{
     // ---- B2: keep-alive throughput through grains vs a no-op grain call vs the raw single-row renew, 64 callers.
     var b2Callers = smoke ? 8 : 64;
     var b2Duration = smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(8);
@@ -139,6 +174,7 @@ if (!args.Contains("--only-renewal"))
     }
 
     var pings = Enumerable.Range(0, b2Callers).Select(i => client.GetGrain<IPingGrain>($"b2-ping/{i}")).ToArray();
+    var rawKey = LeaseKey.New().Hash();
     var rawHeld = new List<(string Name, Guid Holder, long Epoch)>();
     for (var i = 0; i < b2Callers; i++)
     {
@@ -216,32 +252,114 @@ if (!args.Contains("--only-renewal"))
     }
 }
 
+// ---- B6: scaling curve, 1 to 256 concurrent workers on 10 000 locks; B7: 64 workers handing 4 hot locks along.
+var b6Workers = smoke ? new[] { 1, 4 } : [1, 4, 16, 64, 256];
+if (!args.Contains("--only-renewal"))
+{
+    var b6Raw = new RawStore(dataSource, serviceId);
+    var b6Key = LeaseKey.New().Hash();
+    var b6Advisory = new PostgresDistributedSynchronizationProvider(pooled);
+    var b6 = await Scaling.RunB6Async(b6Workers, smoke ? 200 : 10_000, TimeSpan.FromSeconds(smoke ? 0.3 : 1), TimeSpan.FromSeconds(smoke ? 0.5 : 4),
+    [
+        ("grains (SDK)", "b6-grain", async name =>
+        {
+            var result = await locks.TryAcquireAsync(name, ttl);
+            if (!result.Acquired)
+            {
+                throw new InvalidOperationException($"B6: {name} was not granted ({result.Outcome})");
+            }
+
+            await result.Handle!.ReleaseAsync();
+            await result.Handle.DisposeAsync();
+        }),
+        ("raw Npgsql (same SQL)", "b6-raw", async name =>
+        {
+            var holder = Guid.NewGuid();
+            var epoch = await b6Raw.AcquireAsync(name, holder, b6Key, ttl);
+            await b6Raw.ReleaseAsync(name, holder, b6Key, epoch);
+        }),
+        ("DistributedLock.Postgres (advisory)", "b6-dl", async name =>
+        {
+            await using var handle = await b6Advisory.CreateLock(new PostgresAdvisoryLockKey(name, allowHashing: true)).AcquireAsync();
+        }),
+    ]);
+    results.AddRange(b6);
+    if (Arg("--plot") is { } plotPath && !smoke)
+    {
+        Scaling.Plot(b6, b6Workers, plotPath);
+        Console.WriteLine($"B6 plot: {plotPath}");
+    }
+
+    var hot = Enumerable.Range(0, smoke ? 2 : 4).Select(i => $"b7/{i}").ToArray();
+    var b7Workers = smoke ? 8 : 64;
+    var b7Duration = TimeSpan.FromSeconds(smoke ? 1 : 6);
+    results.Add(await Scaling.RunB7Async("grains (SDK)", b7Workers, hot, b7Duration, async (name, token) =>
+    {
+        var result = await locks.AcquireAsync(name, ttl, TimeSpan.FromMinutes(1), token);
+        if (!result.Acquired)
+        {
+            throw new InvalidOperationException($"B7: {name} was not granted within a minute ({result.Outcome})");
+        }
+
+        return async () =>
+        {
+            await result.Handle!.ReleaseAsync();
+            await result.Handle.DisposeAsync();
+        };
+    }));
+    results.Add(await Scaling.RunB7Async("DistributedLock.Postgres (advisory)", b7Workers, hot, b7Duration, async (name, token) =>
+    {
+        var handle = await b6Advisory.CreateLock(new PostgresAdvisoryLockKey("b7-dl/" + name, allowHashing: true)).AcquireAsync(cancellationToken: token);
+        return async () => await handle.DisposeAsync();
+    }));
+    foreach (var m in results.Where(r => r.Scenario == Scaling.B7))
+    {
+        Console.WriteLine($"{m.Scenario,-24} {m.Variant,-38} {m.PerSecond,8:0} hand-offs/s  p50 {m.P50Ms:0.00} ms  p99 {m.P99Ms:0.00} ms");
+    }
+
+    var b6Counts = await raw.CountsAsync("b6-grain/");
+    var b7Counts = await raw.CountsAsync("b7/");
+    var b6Pairs = results.Where(r => r.Scenario.StartsWith(Scaling.B6, StringComparison.Ordinal) && r.Variant == "grains (SDK)").Sum(r => r.Operations);
+    checks.Add($"B6 grains: {b6Counts.Grants} grants and {b6Counts.Releases} releases in history (measured passes: {b6Pairs} pairs, plus warm-ups)");
+    checks.Add($"B7 grains: {b7Counts.Grants} grants and {b7Counts.Releases} releases in history for {results.Single(r => r.Scenario == Scaling.B7 && r.Variant == "grains (SDK)").Operations} hand-offs counted");
+    if (b6Counts.Grants != b6Counts.Releases || b6Counts.Grants < b6Pairs || b7Counts.Grants - b7Counts.Releases is < 0 or > 4)
+    {
+        throw new InvalidOperationException("B6/B7: history does not match the operations counted (a grant or release answered without its history row?)");
+    }
+}
+
 // ---- B3 / B4: renewal load at 1 000 / 10 000 / 100 000 held leases, and silo memory per held lease.
 var b3Ttl = smoke ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(60);
 var b3Window = TimeSpan.FromMilliseconds(100); // the silo's CycleLock:Locks:CoalescingWindow (default)
 var b3 = new RenewalLoad(client, dataSource, serviceId, silo, b3Ttl, b3Window);
-var renewal = await b3.RunAsync(smoke ? [200] : [1_000, 10_000, 100_000], settle: b3.RenewPeriod, periods: 2, Console.WriteLine);
-foreach (var row in renewal.Rows)
+RenewalLoadResult? renewal = null;
+if (!onlyChanges)
 {
-    checks.Add(row.Format(b3Window));
-    if (row.RenewedInWindow != row.Leases || row.HeldAtEnd != row.Leases)
+    renewal = await b3.RunAsync(smoke ? [200] : [1_000, 10_000, 100_000], settle: b3.RenewPeriod, periods: 2, Console.WriteLine);
+    foreach (var row in renewal.Rows)
     {
-        throw new InvalidOperationException($"B3 at {row.Leases}: {row.RenewedInWindow} renewed in the window and {row.HeldAtEnd} held at the end (expected every lease)");
+        checks.Add(row.Format(b3Window));
+        if (row.RenewedInWindow != row.Leases || row.HeldAtEnd != row.Leases)
+        {
+            throw new InvalidOperationException($"B3 at {row.Leases}: {row.RenewedInWindow} renewed in the window and {row.HeldAtEnd} held at the end (expected every lease)");
+        }
     }
+
+    checks.Add(renewal.FormatMemory());
 }
 
-checks.Add(renewal.FormatMemory());
-
-Report.Print(results, checks);
+Report.Print(results, checks, fsyncPerSecond);
 var json = Arg("--json") ?? Path.Combine(Path.GetTempPath(), $"cyclelock-bench-{DateTime.UtcNow:yyyyMMddHHmmss}.json");
 await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new
 {
     machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), dotnet = Environment.Version.ToString() },
     postgres = settings,
+    fsyncPerSecond,
+    commitsPerOwnershipChange = commitsPerChange,
     smoke,
     results = results.Select(r => new { r.Scenario, r.Variant, r.Operations, seconds = r.Elapsed.TotalSeconds, perSecond = r.PerSecond, p50Ms = Finite(r.P50Ms), p99Ms = Finite(r.P99Ms), r.Note }),
-    ratios = Report.Ratios(results),
-    renewal = new
+    ratios = Report.Ratios(results, fsyncPerSecond),
+    renewal = renewal is null ? null : new
     {
         ttlSeconds = b3Ttl.TotalSeconds,
         renewPeriodSeconds = b3.RenewPeriod.TotalSeconds,

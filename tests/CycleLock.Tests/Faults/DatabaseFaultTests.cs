@@ -35,8 +35,9 @@ public sealed class DatabaseFaultTests(FaultDatabase database) : FaultTestBase(d
 
         Postgres.DataSource.Clear();
         TestContext.Current.SendDiagnosticMessage($"terminate storm: {terminated} backends terminated; {metrics.Describe()}");
-        // Coalesced renewals keep few connections open (one statement per flush), so fewer backends exist to kill.
-        Assert.True(terminated >= 10, $"only {terminated} backends terminated");
+        // Coalesced renewals and grants keep few connections open (one statement per flush, ~1 a second here), so few
+        // backends exist to kill in each round; the retries below show the storm hit statements in flight.
+        Assert.True(terminated >= 5, $"only {terminated} backends terminated");
         Assert.True(metrics.Count(DbMetrics.Retries) > 0, "no renewal needed a retry: the storm did not bite");
         await AssertNoLeaseLostAsync(serviceId, handles, "after the terminate storm");
         await ReleaseAllAsync(handles);

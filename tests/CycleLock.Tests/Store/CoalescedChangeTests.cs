@@ -83,6 +83,13 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         Assert.Equal(regrant.Epoch, answers[2].Epoch);
         Assert.Equal(1, answers[9].Stalls);
 
+        // The side effects the answers do not show: a released holder's id is spent, the rows say what happened.
+        Assert.Equal(StoreOutcome.Spent, (await inner.AcquireAsync(released.Name, released.Holder, "h", released.Key, Long, "act-1", None)).Outcome);
+        Assert.Equal(StoreOutcome.Spent, (await inner.AcquireAsync(stalled.Name, stalled.Holder, "h", stalled.Key, Long, "act-1", None)).Outcome);
+        var row = await inner.GetAsync(fresh, None);
+        Assert.Equal((LockState.Held, answers[0].Epoch, inputs[0].HolderId, "batch"), (row.State, row.Epoch, row.HolderId, row.HolderLabel));
+        Assert.Equal((LockState.Free, 1, "failed"), ((await inner.GetAsync(expiredRelease.Name, None)).State, (await inner.GetAsync(expiredRelease.Name, None)).Attempts, (await inner.GetAsync(expiredRelease.Name, None)).LastReleaseReason));
+
         // One transaction: every history row the batch wrote carries the same xmin (grants, the expiry, the releases,
         // the abandon: 3 + 1 + 3 + 1).
         await using var rows = postgres.DataSource.CreateCommand("SELECT count(*), count(DISTINCT xmin::text) FROM cyclelock.history WHERE service_id = $1 AND id > $2");

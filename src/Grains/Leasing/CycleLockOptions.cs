@@ -112,9 +112,10 @@ public sealed class CycleLockOptions
     public bool CoalesceChanges { get; set; } = true;
 
     /// <summary>How many coalesced change flushes may be in flight at once: more lowers the wait for a slot at
-    /// light load, fewer makes bigger batches at heavy load. Default 2; 1 to 16.</summary>
+    /// light load, fewer makes bigger batches at heavy load. Default 1 (measured best on 2 cores: docs/benchmarks.md,
+    /// "Flushes in flight"); 1 to 16.</summary>
     [Range(1, 16)]
-    public int ChangeFlushesInFlight { get; set; } = 2;
+    public int ChangeFlushesInFlight { get; set; } = 1;
 
     /// <summary>Most acquires, releases and abandons one coalesced statement applies; more wait for the next flush.
     /// Kept well inside one attempt timeout. Default 1 000; 1 to 10 000.</summary>

@@ -77,11 +77,7 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
                 time,
                 logger,
                 metrics,
-                options.ChangeFlushesInFlight,
-
-                // A lock timeout (55P03) in a batch is one name's insert waiting for another transaction: one
-                // statement per input then, and each acquire gets its own busy answer.
-                static e => CoalescingQueue<ChangeInput>.IsRowLevel(e) || e is Npgsql.PostgresException { SqlState: "55P03" });
+                options.ChangeFlushesInFlight);
         }
     }
 
@@ -167,6 +163,13 @@ public sealed class CoalescingLeaseStore : ILeaseStore, IAsyncDisposable
         {
             // As the single-row acquire answers it: nothing was sent; busy, retry after a moment.
             return PostgresLeaseStore.Overloaded();
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == "55P03")
+        {
+            // The batch's insert of a new row waited past the grant lock timeout for another transaction inserting the
+            // same name, and changed nothing: every caller of that batch goes down its single-row path at once (in
+            // parallel, not one after another behind the queue), which answers busy on its own lock timeout.
+            return await Single(input, cancellationToken).ConfigureAwait(false);
         }
 
         // Its row was locked by another transaction (an epoch guard, a force-release): the single-row path waits for

@@ -33,7 +33,6 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _slots;
     private readonly int _maxInFlight;
-    private readonly Func<Exception, bool> _rowLevel;
     private readonly Task _loop;
     private bool _stopped;
 
@@ -48,15 +47,13 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
         TimeProvider time,
         ILogger logger,
         CycleLockMetrics? metrics = null,
-        int maxInFlight = 1,
-        Func<Exception, bool>? rowLevel = null)
+        int maxInFlight = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(lead, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
         _maxInFlight = maxInFlight;
         _slots = new SemaphoreSlim(maxInFlight);
-        _rowLevel = rowLevel ?? IsRowLevel;
         _kind = kind;
         _nameOf = nameOf;
         _batch = batch;
@@ -286,7 +283,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
                 groups[i].Complete(results[i]);
             }
         }
-        catch (Exception e) when (groups.Count > 1 && !batchCancel.Token.IsCancellationRequested && _rowLevel(e))
+        catch (Exception e) when (groups.Count > 1 && !batchCancel.Token.IsCancellationRequested && IsRowLevel(e))
         {
             // A permanent error may be one row's (a constraint, a trigger): one statement per entry, so
             // only that entry fails. Name order, like the batch.
@@ -322,7 +319,7 @@ internal sealed partial class CoalescingQueue<TInput> : IAsyncDisposable
     // raised exceptions (P0, e.g. a trigger). Anything else (timeouts, authentication, a read-only
     // standby, unknown) would fail every row alike, so it fails the batch at once instead of sending one
     // statement per lease behind it.
-    internal static bool IsRowLevel(Exception e) =>
+    private static bool IsRowLevel(Exception e) =>
         e is Npgsql.PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal) || state.StartsWith("P0", StringComparison.Ordinal));
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} coalescer's loop caught an unexpected error; it goes on")]

@@ -26,6 +26,10 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         var fresh = Name();                                              // grant: no row yet
         var free = await Held(inner, "act-1");                           // grant: a row released by its holder
         await Release(inner, free, ReleaseReason.Completed);
+        var spentHolder = await Held(inner, "act-1");                    // a free row, asked again by the holder that released it: spent
+        await Release(inner, spentHolder, ReleaseReason.Completed);
+        var dead = await Held(inner, "act-1");                           // a dead row (its stall reached MaxStalls 1): dead
+        Assert.Equal(StoreOutcome.Released, (await inner.ReleaseAsync(dead.Name, dead.Holder, dead.Key, dead.Epoch, "act-1", ReleaseReason.Stalled, false, 1, None)).Outcome);
         var regrant = await Held(inner, "act-1");                        // the same holder and key again: reacquired, same epoch
         var busy = await Held(inner, "act-1");                           // another holder's lease: busy-held
         var fenced = await Held(inner, "act-1");                         // force-released, the old promise still fences: busy-fenced
@@ -35,6 +39,9 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         var stale = await Held(inner, "act-1");                          // release with an epoch that is not the lease's
         var expiredRelease = await Held(inner, "act-1", TimeSpan.FromMilliseconds(300)); // release of an expired lease
         var stalled = await Held(inner, "act-1");                        // the grain's stall release, counted
+        var stalledDead = await Held(inner, "act-1");                    // a stall release that reaches MaxStalls: the row is dead
+        var neverKeptAlive = await Held(inner, "act-1");                 // a stall of a grant never kept alive (max_stalls -1): not counted
+        var lost = await Held(inner, "act-1");                           // the grain's release of a lease it lost: a 'lost' end event
         var abandoned = await Held(inner, "act-1");                      // abandon of a grant whose reply was lost
         await Task.Delay(TimeSpan.FromMilliseconds(400));
 
@@ -42,6 +49,8 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         {
             ChangeInput.Acquire(fresh, Guid.NewGuid(), "batch", LeaseKey.New(), Long, "act-1"),
             ChangeInput.Acquire(free.Name, Guid.NewGuid(), "batch", LeaseKey.New(), Long, "act-1"),
+            ChangeInput.Acquire(spentHolder.Name, spentHolder.Holder, "batch", LeaseKey.New(), Long, "act-1"),
+            ChangeInput.Acquire(dead.Name, Guid.NewGuid(), "batch", LeaseKey.New(), Long, "act-1"),
             ChangeInput.Acquire(regrant.Name, regrant.Holder, "h", regrant.Key, Long, "act-1"),
             ChangeInput.Acquire(busy.Name, Guid.NewGuid(), "batch", LeaseKey.New(), Long, "act-1"),
             ChangeInput.Acquire(fenced.Name, Guid.NewGuid(), "batch", LeaseKey.New(), Long, "act-1"),
@@ -50,6 +59,9 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
             ChangeInput.Release(stale.Name, stale.Holder, stale.Key, stale.Epoch + 1000, "act-1", ReleaseReason.Completed, true, 3),
             ChangeInput.Release(expiredRelease.Name, expiredRelease.Holder, expiredRelease.Key, expiredRelease.Epoch, "act-1", ReleaseReason.Failed, true, 3),
             ChangeInput.Release(stalled.Name, stalled.Holder, stalled.Key, stalled.Epoch, "act-1", ReleaseReason.Stalled, false, 3),
+            ChangeInput.Release(stalledDead.Name, stalledDead.Holder, stalledDead.Key, stalledDead.Epoch, "act-1", ReleaseReason.Stalled, false, 1),
+            ChangeInput.Release(neverKeptAlive.Name, neverKeptAlive.Holder, neverKeptAlive.Key, neverKeptAlive.Epoch, "act-1", ReleaseReason.Stalled, false, -1),
+            ChangeInput.Release(lost.Name, lost.Holder, lost.Key, lost.Epoch, "act-1", ReleaseReason.LeaseLost, false, 3),
             ChangeInput.Abandon(abandoned.Name, abandoned.Holder, abandoned.Key),
         };
 
@@ -64,8 +76,8 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         var answers = await inner.ChangeManyAsync(inputs, TimeSpan.FromSeconds(5), None);
 
         Assert.Equal(
-            [StoreOutcome.Granted, StoreOutcome.Granted, StoreOutcome.Reacquired, StoreOutcome.BusyHeld, StoreOutcome.BusyFenced, StoreOutcome.Granted,
-             StoreOutcome.Released, StoreOutcome.Lost, StoreOutcome.Released, StoreOutcome.Released, StoreOutcome.Abandoned],
+            [StoreOutcome.Granted, StoreOutcome.Granted, StoreOutcome.Spent, StoreOutcome.Dead, StoreOutcome.Reacquired, StoreOutcome.BusyHeld, StoreOutcome.BusyFenced, StoreOutcome.Granted,
+             StoreOutcome.Released, StoreOutcome.Lost, StoreOutcome.Released, StoreOutcome.Released, StoreOutcome.Released, StoreOutcome.Released, StoreOutcome.Released, StoreOutcome.Abandoned],
             answers.Select(a => a.Outcome).ToArray());
         for (var i = 0; i < inputs.Length; i++)
         {
@@ -74,30 +86,53 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
                 together.Outcome == single.Outcome && together.HolderId == single.HolderId && together.HolderLabel == single.HolderLabel
                 && together.Activation == single.Activation && together.Reason == single.Reason && together.Ttl == single.Ttl
                 && together.Attempts == single.Attempts && together.Stalls == single.Stalls
-                && (together.Remaining - single.Remaining).Duration() < TimeSpan.FromSeconds(2)
+                && (together.Remaining - single.Remaining).Duration() < TimeSpan.FromSeconds(5)
+                && (together.FenceUntil is null) == (single.FenceUntil is null)
+                && (together.FenceUntil is not { } f || (f - single.FenceUntil!.Value).Duration() < TimeSpan.FromSeconds(5))
                 // A new grant draws a new epoch (the rolled-back one was drawn from the sequence and is gone).
                 && (together.Outcome == StoreOutcome.Granted ? together.Epoch > single.Epoch : together.Epoch == single.Epoch),
                 $"input {i} ({inputs[i].Kind} {inputs[i].Name}): the batch answered {together}, the single-row path {single}");
         }
 
-        Assert.Equal(regrant.Epoch, answers[2].Epoch);
-        Assert.Equal(1, answers[9].Stalls);
+        Assert.Equal(regrant.Epoch, answers[4].Epoch);
+        Assert.Equal((1, 1, 0), (answers[11].Stalls, answers[12].Stalls, answers[13].Stalls));
 
-        // The side effects the answers do not show: a released holder's id is spent, the rows say what happened.
+        // The side effects the answers do not show: released holders' ids are spent, rows say what happened.
         Assert.Equal(StoreOutcome.Spent, (await inner.AcquireAsync(released.Name, released.Holder, "h", released.Key, Long, "act-1", None)).Outcome);
         Assert.Equal(StoreOutcome.Spent, (await inner.AcquireAsync(stalled.Name, stalled.Holder, "h", stalled.Key, Long, "act-1", None)).Outcome);
         var row = await inner.GetAsync(fresh, None);
         Assert.Equal((LockState.Held, answers[0].Epoch, inputs[0].HolderId, "batch"), (row.State, row.Epoch, row.HolderId, row.HolderLabel));
-        Assert.Equal((LockState.Free, 1, "failed"), ((await inner.GetAsync(expiredRelease.Name, None)).State, (await inner.GetAsync(expiredRelease.Name, None)).Attempts, (await inner.GetAsync(expiredRelease.Name, None)).LastReleaseReason));
+        var failed = await inner.GetAsync(expiredRelease.Name, None);
+        Assert.Equal((LockState.Free, 1, "failed"), (failed.State, failed.Attempts, failed.LastReleaseReason));
+        Assert.Equal(LockState.Dead, (await inner.GetAsync(stalledDead.Name, None)).State);
+        Assert.Equal((LockState.Free, 0), ((await inner.GetAsync(neverKeptAlive.Name, None)).State, (await inner.GetAsync(neverKeptAlive.Name, None)).Stalls));
 
-        // One transaction: every history row the batch wrote carries the same xmin (grants, the expiry, the releases,
-        // the abandon: 3 + 1 + 3 + 1).
-        await using var rows = postgres.DataSource.CreateCommand("SELECT count(*), count(DISTINCT xmin::text) FROM cyclelock.history WHERE service_id = $1 AND id > $2");
-        rows.Parameters.Add(new NpgsqlParameter { Value = inner.ServiceId });
-        rows.Parameters.Add(new NpgsqlParameter { Value = before });
-        await using var reader = await rows.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        Assert.Equal((8L, 1L), (reader.GetInt64(0), reader.GetInt64(1)));
+        // History: exactly the events the single-row path writes, per lock, all in one transaction (one xmin).
+        var written = new List<(string Name, string Event, string? Reason, string Xmin)>();
+        await using (var rows = postgres.DataSource.CreateCommand("SELECT name, event, reason, xmin::text FROM cyclelock.history WHERE service_id = $1 AND id > $2 ORDER BY id"))
+        {
+            rows.Parameters.Add(new NpgsqlParameter { Value = inner.ServiceId });
+            rows.Parameters.Add(new NpgsqlParameter { Value = before });
+            await using var reader = await rows.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                written.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3)));
+            }
+        }
+
+        string Events(string name) => string.Join(",", written.Where(w => w.Name == name).Select(w => w.Reason is null ? w.Event : $"{w.Event}:{w.Reason}"));
+        Assert.Equal("granted", Events(fresh));
+        Assert.Equal("granted", Events(free.Name));
+        Assert.Equal("expired,granted", Events(expired.Name));
+        Assert.Equal("released:completed", Events(released.Name));
+        Assert.Equal("released:failed", Events(expiredRelease.Name));
+        Assert.Equal("released:stalled", Events(stalled.Name));
+        Assert.Equal("released:stalled", Events(stalledDead.Name));
+        Assert.Equal("released:stalled", Events(neverKeptAlive.Name));
+        Assert.Equal("lost:lease-lost", Events(lost.Name));
+        Assert.Equal("released:abandoned", Events(abandoned.Name));
+        Assert.Equal(11, written.Count);
+        Assert.Single(written.Select(w => w.Xmin).Distinct());
     }
 
     [Fact]
@@ -117,40 +152,45 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
     [Fact]
     public async Task ChangeMany_BatchesOverTheSameNamesInOppositeOrders_NeitherDeadlocks_EveryInputAnswered()
     {
-        var inner = Store();
-        var names = Enumerable.Range(0, 30).Select(_ => Name()).ToList();
-
-        // The rows exist first: inserting a new name waits (under the grant lock timeout) for another batch inserting it.
-        foreach (var n in names)
-        {
-            var (holder, key) = (Guid.NewGuid(), LeaseKey.New());
-            var grant = await inner.AcquireAsync(n, holder, "h", key, Long, "act-1", None);
-            await Release(inner, new Lease(n, holder, key, grant.Epoch), ReleaseReason.Completed);
-        }
-
+        // A lock timeout long enough that the only wait a batch has (inserting a row another batch is inserting) never
+        // times out here: a deadlock would surface as 40P01, a lost answer as a missing one.
+        var inner = new PostgresLeaseStore(postgres.DataSource, "change-" + Guid.NewGuid().ToString("N")[..12], new LeaseStoreOptions { GrantLockTimeout = TimeSpan.FromSeconds(5) });
         for (var round = 0; round < 15; round++)
         {
+            // New names every third round (both batches insert the rows), the same rows otherwise.
+            var names = round % 3 == 0 ? Enumerable.Range(0, 30).Select(_ => Name()).ToList() : _oppositeNames;
+            _oppositeNames = names;
             var mine = names.Select(n => ChangeInput.Acquire(n, Guid.NewGuid(), "a", LeaseKey.New(), Long, "act-1")).ToList();
             var theirs = names.Select(n => ChangeInput.Acquire(n, Guid.NewGuid(), "b", LeaseKey.New(), Long, "act-2")).Reverse().ToList();
-            var answers = await Task.WhenAll(inner.ChangeManyAsync(mine, TimeSpan.FromSeconds(5), None), inner.ChangeManyAsync(theirs, TimeSpan.FromSeconds(5), None));
+            var answers = await Task.WhenAll(inner.ChangeManyAsync(mine, TimeSpan.FromSeconds(10), None), inner.ChangeManyAsync(theirs, TimeSpan.FromSeconds(10), None));
             Assert.Equal((30, 30), (answers[0].Count, answers[1].Count));
 
-            // Each name granted to exactly one of the two (or skipped by the one that found it locked and then busy).
-            var granted = answers.SelectMany(a => a).Count(a => a.Outcome == StoreOutcome.Granted);
-            Assert.Equal(30, granted);
+            // Each name granted to exactly one of the two; the other found it locked (skipped) or held (busy).
+            Assert.Equal(30, answers.SelectMany(a => a).Count(a => a.Outcome == StoreOutcome.Granted));
+            Assert.All(answers.SelectMany(a => a), a => Assert.Contains(a.Outcome, new[] { StoreOutcome.Granted, StoreOutcome.Skipped, StoreOutcome.BusyHeld }));
 
-            // Release what was granted, in two batches in opposite orders again.
+            // The holders release every name while a second batch releases the same names with wrong epochs, in the
+            // opposite order; a release the batch skipped goes down the single-row path, as the coalescer sends it.
             var releases = answers.SelectMany((a, side) => a.Select((r, i) => (r, input: side == 0 ? mine[i] : theirs[i])))
                 .Where(x => x.r.Outcome == StoreOutcome.Granted)
                 .Select(x => ChangeInput.Release(x.input.Name, x.input.HolderId, x.input.Key, x.r.Epoch, x.input.Activation!, ReleaseReason.Completed, true, 3))
                 .ToList();
-            var half = releases.Count / 2;
-            var ends = await Task.WhenAll(
-                inner.ChangeManyAsync(releases[..half], TimeSpan.FromSeconds(5), None),
-                inner.ChangeManyAsync(Enumerable.Reverse(releases[half..]).ToList(), TimeSpan.FromSeconds(5), None));
-            Assert.All(ends.SelectMany(e => e), e => Assert.Equal(StoreOutcome.Released, e.Outcome));
+            var wrong = releases.Select(r => r with { Epoch = r.Epoch + 1_000_000 }).Reverse().ToList();
+            var ends = await Task.WhenAll(inner.ChangeManyAsync(releases, TimeSpan.FromSeconds(10), None), inner.ChangeManyAsync(wrong, TimeSpan.FromSeconds(10), None));
+            for (var i = 0; i < releases.Count; i++)
+            {
+                var r = releases[i];
+                var end = ends[0][i].Outcome == StoreOutcome.Skipped
+                    ? await inner.ReleaseAsync(r.Name, r.HolderId, r.Key, r.Epoch, r.Activation!, r.Reason, r.ByHolder, r.MaxStalls, None)
+                    : ends[0][i];
+                Assert.Equal(StoreOutcome.Released, end.Outcome);
+            }
+
+            Assert.All(ends[1], e => Assert.Contains(e.Outcome, new[] { StoreOutcome.Lost, StoreOutcome.Skipped }));
         }
     }
+
+    private List<string> _oppositeNames = [];
 
     [Fact]
     public async Task Coalesced_EpochGuardOpenOnOneRow_TheOtherGrantsAreAnsweredWithoutWaiting_TheGuardedOneWaitsAsAlone()
@@ -171,7 +211,7 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         batches.Hold.SetResult();
 
         var othersDone = await Task.WhenAll(others).WaitAsync(TimeSpan.FromSeconds(10));
-        var othersTook = watch.Elapsed;
+        var guardedStillWaiting = !blocked.IsCompleted;
         var guardedAnswer = await blocked.WaitAsync(TimeSpan.FromSeconds(10));
         var guardedTook = watch.Elapsed;
         await transaction.CommitAsync();
@@ -183,9 +223,9 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
 
         // Skipped by the batch, then the single-row acquire waited for the guard under the grant lock timeout, as alone.
         Assert.Equal(StoreOutcome.BusyGuard, guardedAnswer.Outcome);
-        Assert.Single(singles.Statements, s => s.Operation == "acquire" && s.Name == guarded.Name);
-        Assert.True(othersTook < TimeSpan.FromMilliseconds(200) || othersTook < guardedTook - TimeSpan.FromMilliseconds(150),
-            $"the other grants took {othersTook.TotalMilliseconds:0} ms, the guarded one {guardedTook.TotalMilliseconds:0} ms (they must not wait for the guard)");
+        // Only the guarded grant went single-row: the batch neither waited for the guard nor fell back for the others.
+        Assert.Equal([("acquire", guarded.Name)], singles.Statements.Select(s => (s.Operation, s.Name)).ToArray());
+        Assert.True(guardedStillWaiting, "the other grants were answered only after the guarded one (they must not wait for the guard)");
         Assert.True(guardedTook >= new LeaseStoreOptions().GrantLockTimeout, $"the guarded grant answered after {guardedTook.TotalMilliseconds:0} ms (expected the grant lock timeout)");
     }
 
@@ -305,6 +345,29 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Coalesced_ACallerThatGivesUpWhileItsFlushIsInFlight_IsAnsweredCancelledAtOnce_TheOthersAreGranted()
+    {
+        var (coalescing, inner, batches, _) = Create(new CycleLockOptions { ChangeFlushesInFlight = 1 });
+        await using var __ = coalescing;
+        batches.Hold = new TaskCompletionSource();
+        using var giveUp = new CancellationTokenSource();
+        var (quitter, stayer) = (Name(), Name());
+        var quitting = coalescing.AcquireAsync(quitter, Guid.NewGuid(), "x", LeaseKey.New(), Long, "act-1", giveUp.Token);
+        await batches.Started.WaitAsync(TimeSpan.FromSeconds(10));
+        await giveUp.CancelAsync();
+
+        // Answered while its flush is still held in flight; the flush goes on for whoever else is in it.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => quitting.WaitAsync(TimeSpan.FromSeconds(5)));
+        var staying = coalescing.AcquireAsync(stayer, Guid.NewGuid(), "x", LeaseKey.New(), Long, "act-1", None);
+        batches.Hold.SetResult();
+        Assert.Equal(StoreOutcome.Granted, (await staying).Outcome);
+
+        // The quitter's grant was in a statement already sent: it may have committed (the SDK abandons it then); what
+        // matters is that its caller was not kept waiting for it. Its flush was abandoned only because all gave up.
+        Assert.Contains((await inner.GetAsync(quitter, None)).State, new[] { LockState.Free, LockState.Held });
+    }
+
+    [Fact]
     public async Task Coalesced_AnUncontendedAcquire_IsSentAtOnce_NoWindowIsWaited()
     {
         // A fake clock that never moves: an acquire that waited for any window would never be answered.
@@ -377,7 +440,7 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
             ChangeKind.Release => ("cyclelock.release($1, $2, $3, $4, $5, $6, $7, $8, $9)", [serviceId, i.Name, i.HolderId, i.Key.Hash(), i.Epoch, i.Activation!, i.Reason.ToText(), i.ByHolder, i.MaxStalls]),
             _ => ("cyclelock.abandon($1, $2, $3, $4)", [serviceId, i.Name, i.HolderId, i.Key.Hash()]),
         };
-        await using var command = new NpgsqlCommand($"SELECT outcome, epoch, holder_id, holder_label, activation, remaining, ttl, attempts, stalls, reason FROM {sql}", connection, transaction);
+        await using var command = new NpgsqlCommand($"SELECT outcome, epoch, holder_id, holder_label, activation, remaining, ttl, attempts, stalls, reason, fence_until FROM {sql}", connection, transaction);
         foreach (var value in values)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = value });
@@ -387,12 +450,18 @@ public sealed class CoalescedChangeTests(PostgresFixture postgres)
         await reader.ReadAsync();
         var result = new StoreResult(
             StoreOutcomes.Parse(reader.GetString(0)), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4), null, reader.GetFieldValue<TimeSpan>(5), null, DateTimeOffset.MinValue,
+            reader.IsDBNull(4) ? null : reader.GetString(4), null, reader.GetFieldValue<TimeSpan>(5), Fence(reader, 10), DateTimeOffset.MinValue,
             reader.IsDBNull(6) ? null : reader.GetFieldValue<TimeSpan>(6), reader.GetInt32(7), reader.GetInt32(8), reader.IsDBNull(9) ? null : reader.GetString(9));
         await reader.CloseAsync();
         await transaction.RollbackAsync();
         return result;
     }
+
+    // As the store reads it: -infinity (no fence) is null.
+    private static DateTimeOffset? Fence(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) || reader.GetFieldValue<DateTime>(ordinal) is var at && (at == DateTime.MinValue || at == DateTime.MaxValue)
+            ? null
+            : new DateTimeOffset(DateTime.SpecifyKind(reader.GetFieldValue<DateTime>(ordinal), DateTimeKind.Utc));
 
     private async Task<long> MaxHistoryIdAsync()
     {

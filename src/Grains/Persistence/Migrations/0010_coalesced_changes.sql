@@ -11,8 +11,9 @@
 -- several times the set-based statements in server CPU, which is what bounds grants per second once commits are
 -- shared.
 --
--- The batch never waits for a row lock another transaction holds. Each row is locked first, in name order, with SKIP
--- LOCKED: an acquire's FOR UPDATE (it must wait for an epoch guard's FOR KEY SHARE, DESIGN §2 and §8, so a guard is
+-- The batch never waits for a row lock another transaction holds. Each row is locked first with SKIP LOCKED, the
+-- acquires' rows in name order, then the releases' and abandons' rows in name order (without waits the order cannot
+-- close a cycle): an acquire's FOR UPDATE (it must wait for an epoch guard's FOR KEY SHARE, DESIGN §2 and §8, so a guard is
 -- the typical skip), a release's or abandon's FOR NO KEY UPDATE (they do not wait for guards on their own either). A
 -- row it could not lock is answered 'skipped' and the caller sends that input down the single-row path, which waits
 -- under its own lock timeout and answers busy as before — so one guarded row never stalls the rest. A release or
@@ -21,7 +22,8 @@
 -- The only wait left is the insert of a row an acquire needs and nobody created yet: it waits for another
 -- transaction inserting the same name right now (as the single-row acquire does), under p_lock_timeout_ms. The
 -- inserts are made first, in name order, before any other row is locked, so two batches cannot wait on each other in
--- a circle; a lock timeout there fails the statement (55P03) and the caller falls back to one statement per input.
+-- a circle; a lock timeout there fails the statement (55P03), nothing is changed, and each caller sends its input down
+-- the single-row path, which answers busy on its own lock timeout as before.
 CREATE OR REPLACE FUNCTION cyclelock.change_many(
     p_service text, p_kinds text[], p_names text[], p_holders uuid[], p_labels text[], p_key_hashes bytea[],
     p_ttls interval[], p_epochs bigint[], p_activations text[], p_reasons text[], p_by_holder boolean[],
@@ -36,18 +38,31 @@ DECLARE
     v_locked  boolean[];
     v_ords    bigint[];
     v_answers cyclelock.op_result[];
+    v_done    integer := 0;
+    v_unique  bigint;
+    v_bad     boolean;
+    v_acquire boolean;
+    v_release boolean;
+    v_other   boolean;
     rec       record;
     k         integer;
 BEGIN
-    IF n <> (SELECT count(DISTINCT x) FROM unnest(p_names) x) THEN
+    -- One pass over the input: its rules, and which kinds it has (a batch of one kind skips the other's statements).
+    SELECT count(DISTINCT t.name), COALESCE(bool_or(t.kind IS NULL OR t.kind NOT IN ('acquire', 'release', 'abandon')), false),
+           COALESCE(bool_or(t.kind = 'acquire'), false), COALESCE(bool_or(t.kind = 'release'), false), COALESCE(bool_or(t.kind <> 'acquire'), false)
+      INTO v_unique, v_bad, v_acquire, v_release, v_other
+      FROM unnest(p_kinds, p_names) AS t(kind, name);
+    IF v_unique <> n THEN
         RAISE EXCEPTION USING ERRCODE = 'CL002', MESSAGE = 'a coalesced batch names a lock twice (rule: unique names per statement)';
     END IF;
-    IF (SELECT count(*) FROM unnest(p_kinds) x WHERE x NOT IN ('acquire', 'release', 'abandon')) > 0 THEN
+    IF v_bad THEN
         RAISE EXCEPTION USING ERRCODE = 'CL003', MESSAGE = 'a coalesced batch has an unknown change kind (rule: acquire, release or abandon)';
     END IF;
-    PERFORM set_config('lock_timeout', p_lock_timeout_ms::text || 'ms', true);
     v_results := array_fill(NULL::cyclelock.op_result, ARRAY[n]);
     v_locked := array_fill(false, ARRAY[n]);
+
+    IF v_acquire THEN
+    PERFORM set_config('lock_timeout', p_lock_timeout_ms::text || 'ms', true);
 
     -- Rows an acquire needs and nobody created yet, in name order, before anything else is locked.
     INSERT INTO cyclelock.lease (service_id, name)
@@ -58,8 +73,8 @@ BEGIN
      ORDER BY t.name
     ON CONFLICT DO NOTHING;
 
-    -- Every row the batch can lock without waiting, in name order: FOR UPDATE for acquires (a guard's FOR KEY SHARE
-    -- makes it skip), FOR NO KEY UPDATE for releases and abandons.
+    -- Every acquire's row the batch can lock without waiting, in name order, FOR UPDATE (an epoch guard's FOR KEY
+    -- SHARE makes it skip the row).
     FOR k IN
         SELECT t.ord
           FROM unnest(p_kinds, p_names) WITH ORDINALITY AS t(kind, name, ord)
@@ -69,7 +84,15 @@ BEGIN
                  ORDER BY l.name
                    FOR UPDATE SKIP LOCKED) g ON g.name = t.name
          WHERE t.kind = 'acquire'
-        UNION ALL
+    LOOP
+        v_locked[k] := true;
+    END LOOP;
+    END IF;
+
+    IF v_other THEN
+    -- Every release's and abandon's row the batch can lock without waiting, in name order, FOR NO KEY UPDATE (as the
+    -- single-row release, they do not wait for guards).
+    FOR k IN
         SELECT t.ord
           FROM unnest(p_kinds, p_names) WITH ORDINALITY AS t(kind, name, ord)
           JOIN (SELECT l.name FROM cyclelock.lease l
@@ -81,7 +104,9 @@ BEGIN
     LOOP
         v_locked[k] := true;
     END LOOP;
+    END IF;
 
+    IF v_acquire THEN
     -- Grants of free, unfenced rows to holders not spent: the grant branch of cyclelock.acquire, for all at once.
     WITH input AS (
         SELECT t.name, t.holder, t.label, t.key_hash, t.ttl, t.activation, t.ord, clock_timestamp() AS now
@@ -111,7 +136,11 @@ BEGIN
     SELECT array_agg(g.ord), array_agg(cyclelock.result_of('granted', g.lease_row, NULL)) INTO v_ords, v_answers FROM granted g;
     FOR k IN 1 .. COALESCE(cardinality(v_ords), 0) LOOP
         v_results[v_ords[k]] := v_answers[k];
+        v_done := v_done + 1;
     END LOOP;
+    END IF;
+
+    IF v_release THEN
 
     -- Releases by the holder, key, epoch and activation that hold the lease: the release branch of cyclelock.release.
     WITH input AS (
@@ -151,9 +180,12 @@ BEGIN
     SELECT array_agg(r.ord), array_agg(cyclelock.result_of('released', r.lease_row, r.reason)) INTO v_ords, v_answers FROM released r;
     FOR k IN 1 .. COALESCE(cardinality(v_ords), 0) LOOP
         v_results[v_ords[k]] := v_answers[k];
+        v_done := v_done + 1;
     END LOOP;
+    END IF;
 
     -- Everything else, by the single-row function itself (its row is locked already), or skipped.
+    IF v_done < n THEN
     FOR rec IN
         SELECT t.kind, t.name, t.holder, t.label, t.key_hash, t.ttl, t.epoch, t.activation, t.reason, t.by_holder, t.max_stalls, t.ord
           FROM unnest(p_kinds, p_names, p_holders, p_labels, p_key_hashes, p_ttls, p_epochs, p_activations, p_reasons, p_by_holder, p_max_stalls)
@@ -172,6 +204,7 @@ BEGIN
             v_results[rec.ord] := cyclelock.abandon(p_service, rec.name, rec.holder, rec.key_hash);
         END IF;
     END LOOP;
+    END IF;
 
     RETURN QUERY SELECT s.ord::bigint, v_results[s.ord] FROM generate_series(1, n) AS s(ord);
 END

@@ -17,6 +17,9 @@ namespace CycleLock.Hosting;
 /// <summary>Adds CycleLock (grains, lease store, migrations, validated options) to a silo.</summary>
 public static class CycleLockSiloBuilderExtensions
 {
+    /// <summary>The largest message header a CycleLock silo reads (64 KiB; Orleans' default is 10 MiB).</summary>
+    public const int MaxMessageHeaderSize = 64 * 1024;
+
     /// <summary>
     /// Adds CycleLock to <paramref name="builder"/>: the PostgreSQL lease store over one singleton
     /// <see cref="NpgsqlDataSource"/>, the schema migrations at start, and the timing options,
@@ -27,6 +30,11 @@ public static class CycleLockSiloBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddCycleLockServices(configureStore, configureLocks);
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, MigrationLifecycleParticipant>();
+
+        // A message header (grain ids, request context) above this is refused as the frame is read: its connection is
+        // closed before the header is decoded, so a megabyte lock name from a raw client costs no placement, activation
+        // or log of the key. CycleLock's own headers are well under 1 KB (a name is at most 256 bytes).
+        builder.Services.Configure<SiloMessagingOptions>(o => o.MaxMessageHeaderSize = MaxMessageHeaderSize);
         return builder;
     }
 

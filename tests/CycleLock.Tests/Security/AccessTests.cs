@@ -200,6 +200,21 @@ public sealed class AccessTests(AccessClusterFixture fixture)
         Assert.Equal(0, await RowsAsync(name.Length > 300 ? "never-stored" : name));
     }
 
+    [Fact]
+    public async Task AMegabyteName_IsRefusedAsItsFrameIsRead_NoPlacementNoActivationNoLogOfIt_AndTheSiloServesOn()
+    {
+        // Its own client: the silo closes the connection the oversized frame came on.
+        var (locks, cluster) = await fixture.ConnectAsync("billing:" + AccessClusterFixture.BillingSecret);
+        var name = "billing/" + new string('y', 1_000_000);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => cluster.GetGrain<ICycleLockGrain>(name).InspectAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Contains("MaxMessageHeaderSize", fixture.Silo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('y', 200), fixture.Silo.Output, StringComparison.Ordinal);
+        Assert.Equal(LockState.Free, (await fixture.Billing.InspectAsync("billing/after-the-megabyte")).State);
+        _ = locks;
+    }
+
     private async Task<long> RowsAsync(string name)
     {
         await using var command = fixture.Postgres.DataSource.CreateCommand("SELECT count(*) FROM cyclelock.lease WHERE service_id = $1 AND name = $2");

@@ -83,7 +83,10 @@ public static class RequestRules
 
     /// <summary>Checks a TTL against the absolute bounds (positive, at most 24 h) and, when given,
     /// a silo's floor.</summary>
-    public static void Ttl(TimeSpan ttl, TimeSpan floor, string paramName = "ttl") => Ttl(ttl, floor, MaxTtl, paramName);
+    public static void Ttl(TimeSpan ttl, TimeSpan floor) => Ttl(ttl, floor, MaxTtl, "ttl");
+
+    /// <inheritdoc cref="Ttl(TimeSpan, TimeSpan)"/>
+    public static void Ttl(TimeSpan ttl, TimeSpan floor, string paramName) => Ttl(ttl, floor, MaxTtl, paramName);
 
     /// <summary>Checks a TTL against a silo's floor and its maximum (<c>CycleLock:Locks:MaxTtl</c>, at most 24 h).</summary>
     public static void Ttl(TimeSpan ttl, TimeSpan floor, TimeSpan max, string paramName)
@@ -101,7 +104,10 @@ public static class RequestRules
 
     /// <summary>Checks a TTL against a deployment's <paramref name="limits"/> (floor and maximum); a TTL below
     /// the floor is refused with the floor, what sets it and how to lower it.</summary>
-    public static void Ttl(TimeSpan ttl, LockLimits limits, string paramName = "ttl")
+    public static void Ttl(TimeSpan ttl, LockLimits limits) => Ttl(ttl, limits, "ttl");
+
+    /// <inheritdoc cref="Ttl(TimeSpan, LockLimits)"/>
+    public static void Ttl(TimeSpan ttl, LockLimits limits, string paramName)
     {
         ArgumentNullException.ThrowIfNull(limits);
         if (ttl < limits.Floor || ttl <= TimeSpan.Zero)

@@ -1,10 +1,12 @@
 using System.Runtime.InteropServices;
 using CycleLock.Chaos.Harness;
+using CycleLock.Chaos.Leader;
 using CycleLock.Chaos.Worker;
 
 // CycleLock's chaos run (deploy/chaos): `run --root REPO [--long] [--workers N] [--locks M] [--ttl-seconds S]
 // [--minutes D] [--directory DIR]` runs the harness and the checker (exit 0: no violation, 1: violations,
-// 2: bad arguments); `worker ...` is one worker process, started by the harness.
+// 2: bad arguments); `worker ...` is one worker process, started by the harness; `leader ...` is one replica of a
+// leader election (the election's process tests).
 try
 {
     if (args is ["run", ..])
@@ -26,6 +28,7 @@ try
     return args switch
     {
         ["worker", ..] => await ChaosWorker.RunAsync(args),
+        ["leader", ..] => await LeaderProbe.RunAsync(args),
         _ => Usage(),
     };
 }

@@ -6,15 +6,23 @@ using Microsoft.CodeAnalysis.CSharp;
 
 namespace CycleLock.Tests.Docs;
 
-/// <summary>The README's C# samples compile as written, against the SDK, the guard and the Orleans client.</summary>
+/// <summary>The README's C# samples compile as written, against the SDK, the guard, the provider and the Orleans client.</summary>
 public sealed partial class ReadmeSampleTests
 {
     // What the text around each sample says the reader has: the first is a program's body (args, and the job it runs),
-    // the second runs inside a worker that has a connection, its ServiceId and a held lock.
-    // The second sample's worker uses the SDK (the guard is an extension in its namespace) and Npgsql.
+    // the last runs inside a worker that has a connection, its ServiceId and a held lock.
+    // The last sample's worker uses the SDK (the guard is an extension in its namespace) and Npgsql.
     private static readonly (string Usings, string Parameters, string Members)[] Contexts =
     [
         ("", "string[] args", "static Task RunJobAsync(long fencingEpoch, CancellationToken ct) => Task.CompletedTask;"),
+
+        // The provider one-liner: a host builder being configured and the provider an application already injects.
+        ("using Medallion.Threading;\nusing Microsoft.Extensions.DependencyInjection;\nusing Microsoft.Extensions.Hosting;\nusing Orleans.Hosting;", "HostApplicationBuilder builder, IDistributedLockProvider provider", "static Task RunAsync(CancellationToken ct) => Task.CompletedTask;"),
+
+        // Leader election: a host builder being configured and the leader's work.
+        ("using Microsoft.Extensions.DependencyInjection;\nusing Microsoft.Extensions.Hosting;", "HostApplicationBuilder builder", "static Task RunAsLeaderAsync(long term, CancellationToken ct) => Task.CompletedTask;"),
+
+        // The epoch guard.
         ("using CycleLock.Client;\nusing Npgsql;", "NpgsqlConnection connection, string serviceId, LockHandle handle", "static Task WriteProtectedRowsAsync(NpgsqlConnection c, NpgsqlTransaction tx) => Task.CompletedTask;"),
     ];
 
@@ -37,7 +45,8 @@ public sealed partial class ReadmeSampleTests
 
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Concat(AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.Location.Length > 0).Select(a => a.Location))
-            .Concat([typeof(CycleLockClient).Assembly.Location, typeof(EpochGuard).Assembly.Location])
+            .Concat([typeof(CycleLockClient).Assembly.Location, typeof(EpochGuard).Assembly.Location,
+                typeof(DistributedLock.CycleLockDistributedLockProvider).Assembly.Location, typeof(Medallion.Threading.IDistributedLockProvider).Assembly.Location])
             .Distinct(StringComparer.Ordinal)
             .Select(path => MetadataReference.CreateFromFile(path));
         for (var i = 0; i < samples.Count; i++)

@@ -8,7 +8,9 @@ namespace CycleLock.DistributedLock;
 /// One CycleLock lock behind the <see cref="IDistributedLock"/> abstraction. Timeouts follow the abstraction:
 /// <c>TryAcquire</c>'s default of zero tries once; <c>Acquire</c>'s null (or <see cref="Timeout.InfiniteTimeSpan"/>)
 /// waits until granted or cancelled; any other negative timeout is an <see cref="ArgumentOutOfRangeException"/>.
-/// A wait joins the lock's fair waiting queue (no polling). Not reentrant: a second acquire of a name this
+/// A wait joins the lock's fair waiting queue (no polling). A call with a finite timeout returns within that timeout
+/// plus one call timeout (<see cref="CycleLockClientOptions.AcquireCallTimeout"/>) even when the cluster does not
+/// answer, then throws <see cref="TimeoutException"/> saying so; a wait without a limit outlasts an outage. Not reentrant: a second acquire of a name this
 /// process holds is another holder's request, refused by <c>TryAcquire</c> and queued by <c>Acquire</c> until
 /// the first handle is disposed. A dead lock (stalled too often; an operator must reset it) throws
 /// <see cref="InvalidOperationException"/> rather than wait forever.
@@ -16,9 +18,11 @@ namespace CycleLock.DistributedLock;
 public sealed class CycleLockDistributedLock : IDistributedLock
 {
     /// <summary>The longest single waiting acquire; a longer or infinite wait is made of several.</summary>
-    private static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+    private static readonly TimeSpan MaxWait = RequestRules.MaxTtl;
 
     private static readonly TimeSpan QueueFullPause = TimeSpan.FromMilliseconds(250);
+
+    private static readonly TimeSpan UnansweredPause = TimeSpan.FromSeconds(1);
 
     private readonly CycleLockClient _client;
 
@@ -36,12 +40,20 @@ public sealed class CycleLockDistributedLock : IDistributedLock
     public TimeSpan? Ttl { get; }
 
     /// <inheritdoc cref="TryAcquireAsync"/>
-    public CycleLockDistributedLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+    public CycleLockDistributedLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default)
+    {
+        CheckTimeout(timeout);
+
+        // On the pool: a caller's synchronization context (UI, classic ASP.NET) must not be needed to finish.
+        return Task.Run(() => AcquireCoreAsync(timeout, cancellationToken).AsTask(), CancellationToken.None).GetAwaiter().GetResult();
+    }
 
     /// <inheritdoc cref="AcquireAsync"/>
-    public CycleLockDistributedLockHandle Acquire(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+    public CycleLockDistributedLockHandle Acquire(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        CheckTimeout(timeout ?? Timeout.InfiniteTimeSpan);
+        return Task.Run(() => AcquireAsync(timeout, cancellationToken).AsTask(), CancellationToken.None).GetAwaiter().GetResult();
+    }
 
     /// <summary>Acquires the lock within <paramref name="timeout"/> (zero: one try); null when another holder
     /// has it at the timeout.</summary>
@@ -87,33 +99,82 @@ public sealed class CycleLockDistributedLock : IDistributedLock
     {
         cancellationToken.ThrowIfCancellationRequested();
         var ttl = Ttl ?? _client.Options.DefaultTtl;
-        if (timeout == TimeSpan.Zero)
+        var infinite = timeout == Timeout.InfiniteTimeSpan;
+
+        // A finite call takes at most its timeout plus one call timeout (the last answer may be in flight at the
+        // deadline), even when the cluster does not answer: the SDK's own retries would otherwise stretch a one-shot try
+        // to tens of seconds. A call cut short here is abandoned by the SDK, so a late grant cannot pin the lock.
+        var budget = infinite ? Timeout.InfiniteTimeSpan : timeout + _client.Options.AcquireCallTimeout;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (!infinite)
         {
-            return Handle(await _client.TryAcquireAsync(Name, ttl, cancellationToken).ConfigureAwait(false));
+            bounded.CancelAfter(budget);
         }
 
-        var infinite = timeout == Timeout.InfiniteTimeSpan;
-        var started = Stopwatch.GetTimestamp();
-        while (true)
+        try
         {
-            var left = infinite ? MaxWait : timeout - Stopwatch.GetElapsedTime(started);
-            var result = await _client.AcquireAsync(Name, ttl, left <= TimeSpan.Zero ? TimeSpan.Zero : left < MaxWait ? left : MaxWait, cancellationToken).ConfigureAwait(false);
-            if (Handle(result) is { } handle)
+            if (timeout == TimeSpan.Zero)
             {
-                return handle;
+                return Handle(await WithinAsync(_client.TryAcquireAsync(Name, ttl, bounded.Token), bounded.Token).ConfigureAwait(false));
             }
 
-            if (!infinite && Stopwatch.GetElapsedTime(started) >= timeout)
+            var started = Stopwatch.GetTimestamp();
+            while (true)
             {
-                return null;
-            }
+                var left = infinite ? MaxWait : timeout - Stopwatch.GetElapsedTime(started);
+                AcquireResult result;
+                try
+                {
+                    result = await WithinAsync(_client.AcquireAsync(Name, ttl, left <= TimeSpan.Zero ? TimeSpan.Zero : left < MaxWait ? left : MaxWait, bounded.Token), bounded.Token).ConfigureAwait(false);
+                }
+                catch (TimeoutException) when (infinite && !cancellationToken.IsCancellationRequested)
+                {
+                    // No reply from the cluster (an outage, a failover): a wait without a limit outlasts it.
+                    await Task.Delay(UnansweredPause, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-            if (result.Outcome == AcquireOutcome.QueueFull)
-            {
-                // The lock has the most waiters it keeps: try again shortly, within the timeout.
-                var pause = infinite ? QueueFullPause : Min(QueueFullPause, timeout - Stopwatch.GetElapsedTime(started));
-                await Task.Delay(pause > TimeSpan.Zero ? pause : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                if (Handle(result) is { } handle)
+                {
+                    return handle;
+                }
+
+                if (!infinite && Stopwatch.GetElapsedTime(started) >= timeout)
+                {
+                    return null;
+                }
+
+                if (result.Outcome == AcquireOutcome.QueueFull)
+                {
+                    // The lock has the most waiters it keeps: try again shortly, within the timeout.
+                    var pause = infinite ? QueueFullPause : Min(QueueFullPause, timeout - Stopwatch.GetElapsedTime(started));
+                    await Task.Delay(pause > TimeSpan.Zero ? pause : TimeSpan.Zero, bounded.Token).ConfigureAwait(false);
+                }
             }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && bounded.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Lock {LockName.Quote(Name)}: no answer from the cluster within {budget} (rule: a call takes at most its timeout, {timeout}, plus one call timeout, CycleLock:Client:AcquireCallTimeout); the acquire is abandoned, and a grant that arrives later is released.");
+        }
+    }
+
+    /// <summary>The SDK's answer, or a cancellation as soon as <paramref name="token"/> fires: the SDK abandons the
+    /// cancelled acquire on its own (which may wait for a grain that does not answer), and a grant that still arrives
+    /// after the caller was answered is released.</summary>
+    private static async Task<AcquireResult> WithinAsync(Task<AcquireResult> acquire, CancellationToken token)
+    {
+        try
+        {
+            return await acquire.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!acquire.IsCompleted)
+        {
+            _ = acquire.ContinueWith(
+                static late => late.IsCompletedSuccessfully && late.Result.Handle is { } handle ? handle.DisposeAsync().AsTask() : Task.CompletedTask,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default).Unwrap().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            throw;
         }
     }
 

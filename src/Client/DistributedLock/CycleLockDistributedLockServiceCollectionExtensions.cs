@@ -1,7 +1,6 @@
 using CycleLock.Client;
 using CycleLock.DistributedLock;
 using Medallion.Threading;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -14,8 +13,9 @@ public static class CycleLockDistributedLockServiceCollectionExtensions
     public static IServiceCollection AddCycleLockDistributedLockProvider(this IServiceCollection services, TimeSpan? ttl = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.TryAddSingleton(sp => new CycleLockDistributedLockProvider(sp.GetRequiredService<CycleLockClient>(), ttl));
-        services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CycleLockDistributedLockProvider>());
+        // The last registration wins (a second call with another TTL is not silently ignored).
+        services.AddSingleton(sp => new CycleLockDistributedLockProvider(sp.GetRequiredService<CycleLockClient>(), ttl));
+        services.AddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CycleLockDistributedLockProvider>());
         return services;
     }
 }

@@ -100,6 +100,67 @@ public sealed class DistributedLockConformanceTests(SdkClusterFixture fixture) :
     }
 
     [Fact]
+    public async Task AcquireWithAZeroTimeout_WhileHeld_ThrowsTimeoutException_AfterOneTry()
+    {
+        var name = NewName("dl-zero");
+        await using var holder = await Provider("dl-holder").CreateLock(name).AcquireAsync();
+        var other = Provider("dl-other", out var client).CreateLock(name);
+        await Assert.ThrowsAsync<TimeoutException>(async () => await other.AcquireAsync(TimeSpan.Zero));
+        Assert.Throws<TimeoutException>(() => other.Acquire(TimeSpan.Zero));
+        Assert.Equal(0, client.WaitRegistrations);
+    }
+
+    [Fact]
+    public async Task CancellationDuringAFiniteWait_OrASyncWait_Throws_AndTakesNothing()
+    {
+        var name = NewName("dl-cancel-finite");
+        await using var holder = await Provider("dl-holder").CreateLock(name).AcquireAsync();
+        var other = Provider("dl-other").CreateLock(name);
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        var started = Stopwatch.GetTimestamp();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await other.TryAcquireAsync(TimeSpan.FromSeconds(30), cancel.Token));
+        Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(5), "a finite wait did not end on cancellation");
+
+        using var cancelSync = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        started = Stopwatch.GetTimestamp();
+        Assert.ThrowsAny<OperationCanceledException>(() => other.Acquire(null, cancelSync.Token));
+        Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(5), "a sync wait without a limit did not end on cancellation");
+        Assert.Equal("dl-holder", (await Locks("reader").InspectAsync(name)).HolderLabel);
+    }
+
+    [Fact]
+    public async Task AClusterThatDoesNotAnswer_EndsAOneShotTryWithinOneCallTimeout_WithATimeoutExceptionSayingSo()
+    {
+        var name = NewName("dl-unanswered");
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Fixture.Store.Before = async (operation, _) =>
+        {
+            if (operation == "acquire")
+            {
+                await gate.Task; // every acquire reaching the store hangs: the grain never answers
+            }
+        };
+        try
+        {
+            var lockOf = Provider("dl-unanswered", out var client).CreateLock(name);
+            var started = Stopwatch.GetTimestamp();
+            var error = await Assert.ThrowsAsync<TimeoutException>(async () => await lockOf.TryAcquireAsync());
+            var took = Stopwatch.GetElapsedTime(started);
+            TestContext.Current.SendDiagnosticMessage($"unanswered one-shot try ended after {took.TotalMilliseconds:0} ms: {error.Message}");
+            Assert.Contains("no answer from the cluster", error.Message, StringComparison.Ordinal);
+
+            // Without the bound the SDK's own retries (8 tries, 2 s growing to 5 s each) would take about 45 s.
+            Assert.True(took < client.Options.AcquireCallTimeout + TimeSpan.FromSeconds(2), $"a one-shot try took {took.TotalMilliseconds:0} ms with no answer (rule: at most one call timeout, {client.Options.AcquireCallTimeout})");
+        }
+        finally
+        {
+            Fixture.Store.Before = null;
+            gate.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task NegativeTimeouts_AreRefusedNamingTheRule_InfiniteIsAWaitWithoutLimit()
     {
         var name = NewName("dl-negative");
@@ -139,9 +200,10 @@ public sealed class DistributedLockConformanceTests(SdkClusterFixture fixture) :
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await Provider("dl-gave-up").CreateLock(name).AcquireAsync(null, cancel.Token));
         Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(3), "the wait did not end promptly on cancellation");
 
-        // The cancelled waiter left the queue: the next one-shot try after the release is granted, not the ghost.
+        // The cancelled waiter left the queue: a one-shot try right after the release is granted. Had the waiter
+        // stayed queued, the freed lock would be offered to it and the try answered busy (waiters ahead).
         await holder.DisposeAsync();
-        await using var next = await Provider("dl-next").CreateLock(name).TryAcquireAsync(TimeSpan.FromSeconds(5));
+        await using var next = await Provider("dl-next").CreateLock(name).TryAcquireAsync();
         Assert.NotNull(next);
         Assert.Equal("dl-next", (await Locks("reader").InspectAsync(name)).HolderLabel);
         Assert.Equal(2, (await HistoryAsync(name)).Count(h => h.Event == "granted")); // the holder's and the next one's
@@ -205,7 +267,7 @@ public sealed class DistributedLockConformanceTests(SdkClusterFixture fixture) :
     }
 
     [Fact]
-    public async Task Dispose_Releases_AndDisposingAgainIsHarmless_SyncOrAsync()
+    public async Task Dispose_Releases_WithoutFiringTheLostToken_AndDisposingAgainIsHarmless_SyncOrAsync()
     {
         var name = NewName("dl-dispose");
         var lockOf = Provider("dl-dispose").CreateLock(name);
@@ -216,7 +278,7 @@ public sealed class DistributedLockConformanceTests(SdkClusterFixture fixture) :
         await handle.DisposeAsync();
         Assert.Equal("free", (await RowAsync(name)).State);
         Assert.Throws<ObjectDisposedException>(() => handle.HandleLostToken);
-        Assert.True(lost.IsCancellationRequested); // after a release the old token no longer promises ownership
+        Assert.False(lost.IsCancellationRequested, "HandleLostToken fired for the release that disposing is (the contract: a loss before disposal)");
         Assert.Single(await HistoryAsync(name), h => h.Event == "released");
 
         await using var again = await lockOf.TryAcquireAsync();

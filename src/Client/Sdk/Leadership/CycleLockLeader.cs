@@ -29,7 +29,8 @@ public sealed class CycleLockLeader
     /// <summary>The election's lock name.</summary>
     public string Name { get; }
 
-    /// <summary>True while this process's leader callback runs under a held lease.</summary>
+    /// <summary>True from this process's grant until its lease is lost (at the loss, even while a slow callback winds
+    /// down) or its callback returns.</summary>
     public bool IsLeader
     {
         get

@@ -15,8 +15,8 @@ internal sealed class CycleLockLeaderService(
     CycleLockLeaderOptions options,
     ILogger logger) : BackgroundService
 {
-    /// <summary>One waiting acquire; a campaign is as many as it takes.</summary>
-    private static readonly TimeSpan CampaignWait = TimeSpan.FromMinutes(5);
+    /// <summary>One waiting acquire (the longest the SDK takes, so a follower keeps its place in the queue for a day).</summary>
+    private static readonly TimeSpan CampaignWait = RequestRules.MaxTtl;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -79,38 +79,73 @@ internal sealed class CycleLockLeaderService(
     {
         var name = LockName.Quote(leader.Name);
         var steppedDown = false;
-        string why;
-        await using (lease.ConfigureAwait(false))
+        var why = "the host is stopping";
+        var ended = 0;
+        void End()
         {
+            // Once per term: at the loss itself (so IsLeader is false while a slow callback winds down), or after
+            // the callback returned.
+            if (Interlocked.Exchange(ref ended, 1) == 0)
+            {
+                leader.Change(isLeader: false, lease.Epoch);
+            }
+        }
+
+        try
+        {
+            if (stoppingToken.IsCancellationRequested)
+            {
+                // Granted as the host stops: release at once, without a term.
+                return false;
+            }
+
             using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lease.LostToken);
             LeaderLog.Elected(logger, name, lease.Epoch);
             leader.Change(isLeader: true, lease.Epoch);
+            using (lease.LostToken.Register(End))
+            {
+                try
+                {
+                    await lead(new LeaderLease(leader.Name, lease.Epoch, lease), term.Token).ConfigureAwait(false);
+                    steppedDown = !term.IsCancellationRequested;
+                    why = steppedDown ? "the callback returned" : Why(lease, stoppingToken);
+                }
+                catch (OperationCanceledException) when (term.IsCancellationRequested)
+                {
+                    why = Why(lease, stoppingToken);
+                }
+#pragma warning disable CA1031 // The callback is the application's; its failure ends the term, not the election.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    LeaderLog.CallbackFailed(logger, name, lease.Epoch, e);
+                    steppedDown = true;
+                    why = "the callback failed";
+                }
+            }
+
+            End();
+            LeaderLog.SteppedDown(logger, name, lease.Epoch, why);
+            return steppedDown;
+        }
+        finally
+        {
+            // The callback has returned before the lease is released: this process never runs two terms at once.
             try
             {
-                await lead(new LeaderLease(leader.Name, lease.Epoch, lease), term.Token).ConfigureAwait(false);
-                steppedDown = !term.IsCancellationRequested;
-                why = steppedDown ? "the callback returned" : stoppingToken.IsCancellationRequested ? "the host is stopping" : "the lease was lost: " + (lease.EndReason ?? "lost");
+                await lease.DisposeAsync().ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (term.IsCancellationRequested)
-            {
-                why = stoppingToken.IsCancellationRequested ? "the host is stopping" : "the lease was lost: " + (lease.EndReason ?? "lost");
-            }
-#pragma warning disable CA1031 // The callback is the application's; its failure ends the term, not the election.
+#pragma warning disable CA1031 // A release refused (a credential revoked meanwhile) ends the term all the same; the lease lapses.
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                LeaderLog.CallbackFailed(logger, name, lease.Epoch, e);
-                steppedDown = true;
-                why = "the callback failed";
+                LeaderLog.ReleaseFailed(logger, name, lease.Epoch, e);
             }
-
-            // The callback has returned before the lease is released: two callbacks never run at once.
-            leader.Change(isLeader: false, lease.Epoch);
-            LeaderLog.SteppedDown(logger, name, lease.Epoch, why);
         }
-
-        return steppedDown;
     }
+
+    private static string Why(LockHandle lease, CancellationToken stoppingToken) =>
+        stoppingToken.IsCancellationRequested && !lease.LostToken.IsCancellationRequested ? "the host is stopping" : "the lease was lost: " + (lease.EndReason ?? "lost");
 
     private async Task PauseAsync(CancellationToken stoppingToken, int times = 1)
     {

@@ -24,6 +24,13 @@ public static class CycleLockLeaderServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(lead);
         var normalized = LockName.Normalize(name);
+        if (!services.Any(d => d.ServiceType == typeof(CycleLockClient)))
+        {
+            // Hosted services stop in reverse order: registered before the client, the leader would outlive the Orleans
+            // client at shutdown, its release would fail, and a follower would wait a whole TTL instead of leading at once.
+            throw new InvalidOperationException($"AddCycleLockLeader({LockName.Quote(normalized)}) needs AddCycleLockClient first (rule: register the client, then the leader, so the leader releases before the client stops).");
+        }
+
         var options = new CycleLockLeaderOptions();
         configure?.Invoke(options);
         if (options.Ttl is { } ttl && (ttl <= TimeSpan.Zero || ttl > RequestRules.MaxTtl))

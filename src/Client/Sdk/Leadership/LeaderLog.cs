@@ -23,6 +23,9 @@ internal static partial class LeaderLog
     [LoggerMessage(206, LogLevel.Error, "Leader of {Election}: the leader callback of term {Term} failed; stepping down")]
     public static partial void CallbackFailed(ILogger logger, string election, long term, Exception exception);
 
+    [LoggerMessage(208, LogLevel.Warning, "Leader of {Election}: the release of term {Term} failed; the lease lapses on its own")]
+    public static partial void ReleaseFailed(ILogger logger, string election, long term, Exception exception);
+
     [LoggerMessage(207, LogLevel.Warning, "Leader of {Election}: a LeadershipChanged handler failed")]
     public static partial void HandlerFailed(ILogger logger, string election, Exception exception);
 }

@@ -11,6 +11,10 @@ public sealed partial class CycleLockGrain
     private IGrainTimer? _waitTimer;
     private bool _wasServing;
 
+    // Who held the lock when the database last answered busy (for queued answers while this activation serves no one).
+    private string? _busyHolder;
+    private long _busyEpoch;
+
     private WaitingRoom<ILockWaiter> Room => _room ?? throw new InvalidOperationException("The grain is not activated.");
 
     /// <inheritdoc />
@@ -52,7 +56,8 @@ public sealed partial class CycleLockGrain
         }
 
         var left = Room.OfferedTo is null ? Room.BusyUntil - now : Room.OfferWindow;
-        return new AcquireReply(AcquireStatus.Busy, Core.Epoch ?? 0, TimeSpan.Zero, request.Ttl, null,
+        // Named as the database last named it: a queued caller (and the demo's busy line) sees whom it waits for.
+        return new AcquireReply(AcquireStatus.Busy, Core.Epoch ?? _busyEpoch, TimeSpan.Zero, request.Ttl, Core.HolderLabel ?? _busyHolder,
             left > TimeSpan.Zero ? left : TimeSpan.Zero, BusyReason.Queued, 0, 0);
     }
 
@@ -69,6 +74,7 @@ public sealed partial class CycleLockGrain
                 // The database (or this activation's lease) says when the lock can next be granted: offer
                 // again then, not before (one statement per busy period, no polling).
                 Room.Busy(now + reply.TimeLeft);
+                (_busyHolder, _busyEpoch) = (reply.HolderLabel, reply.Epoch);
                 break;
             case { Status: AcquireStatus.Dead }:
                 foreach (var (id, target) in Room.Clear())

@@ -85,6 +85,9 @@ public sealed partial class LeaseCore
     /// <summary>The epoch served, when any.</summary>
     public long? Epoch => _lease?.Epoch;
 
+    /// <summary>The label of the holder served, when any.</summary>
+    public string? HolderLabel => _lease?.Label;
+
     /// <summary>The smallest TTL this core accepts.</summary>
     public TimeSpan Floor => _floor;
 

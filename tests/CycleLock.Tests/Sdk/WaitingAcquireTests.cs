@@ -191,6 +191,27 @@ public sealed class WaitingAcquireTests(SdkClusterFixture fixture) : SdkTestBase
     }
 
     [Fact]
+    public async Task ABusyAnswerWhileWaitersAreQueued_NamesTheHolderTheyWaitFor()
+    {
+        var name = NewName("queued-holder");
+        var holder = await Locks("the-holder").TryAcquireAsync(name, Ttl);
+        var grain = Client.GetGrain<ICycleLockGrain>(name);
+        var waiter = new SilentWaiter();
+        var reference = Client.CreateObjectReference<ILockWaiter>(waiter);
+        Assert.Equal(WaitStatus.Queued, (await grain.WaitAsync(new WaitRequest(Guid.NewGuid(), "queued", Ttl, reference))).Status);
+
+        // Someone arriving behind the queue is answered from grain memory (Queued), naming whom the queue waits for.
+        var behind = await Locks("behind").TryAcquireAsync(name, Ttl);
+        Assert.Equal(AcquireOutcome.Busy, behind.Outcome);
+        Assert.Equal(BusyReason.Queued, behind.Reply.BusyReason);
+        Assert.Equal(("the-holder", holder.Handle!.Epoch), (behind.HolderLabel, behind.Epoch));
+        Assert.Contains("holder the-holder", behind.ToString(), StringComparison.Ordinal);
+
+        await holder.Handle.ReleaseAsync();
+        Client.DeleteObjectReference<ILockWaiter>(reference);
+    }
+
+    [Fact]
     public async Task WaitTimeout_ReturnsTheBusyAnswer_AndLeaves()
     {
         var name = NewName("timeout");

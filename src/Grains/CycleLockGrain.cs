@@ -14,7 +14,7 @@ namespace CycleLock;
 /// </summary>
 [GrainType("cycle-lock")]
 [ValidatedNamePlacement]
-public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperatorGrain, ICycleLockAdoption
+public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperatorGrain, ICycleLockAdoption, ILockStateView
 {
     // A force-release may wait for an epoch guard (the store's force-release lock timeout) and then retry.
     private static readonly TimeSpan ForceReleaseBudget = TimeSpan.FromSeconds(30);
@@ -108,6 +108,20 @@ public sealed partial class CycleLockGrain : Grain, ICycleLockGrain, ILockOperat
 
     /// <inheritdoc />
     public Task<LockInfo> InspectAsync(CancellationToken cancellationToken = default) => _store.GetAsync(Core.Name, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<LockGrainState> GetState()
+    {
+        var held = Core.Phase is LeasePhase.Held or LeasePhase.Ending && Core.Epoch is not null;
+        var left = Core.Deadline - Core.Now();
+        return Task.FromResult(new LockGrainState(
+            Core.Name,
+            Core.Phase.ToString(),
+            held ? LockName.Printable(Core.HolderLabel) : null,
+            held ? Core.Epoch : null,
+            held ? Math.Round(Math.Max(0, left.TotalSeconds), 1) : null,
+            _room?.Count ?? 0));
+    }
 
     /// <inheritdoc />
     public Task<ReleaseReply> ReleaseAsync(ReleaseRequest request, CancellationToken cancellationToken = default) =>

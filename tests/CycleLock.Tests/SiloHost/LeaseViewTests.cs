@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using CycleLock.Tests.Infrastructure;
 using Npgsql;
@@ -41,6 +42,32 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
         var history = await WaitForAsync(browser, "document.getElementById('history').textContent", v => v?.Contains("force-released", StringComparison.Ordinal) == true);
         Assert.Contains("granted", history, StringComparison.Ordinal);
         await handle.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task TheDashboardsGrainStateView_OfALockActivation_ShowsTheLease_WithoutItsKey()
+    {
+        var name = "dash-state/" + Guid.NewGuid().ToString("N")[..8];
+        var held = await fixture.Locks.TryAcquireAsync(name, TimeSpan.FromSeconds(30));
+        Assert.True(held.Acquired, held.ToString());
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
+
+        // What the dashboard's grain-state page asks for: the implementation type and the grain id.
+        var page = await GetAsync(http, $"/dashboard/GrainState?grainId={Uri.EscapeDataString(name)}&grainType=CycleLock.CycleLockGrain", authorized: true);
+        var body = page[(page.IndexOf("\n\n", StringComparison.Ordinal) + 2)..];
+        TestContext.Current.SendDiagnosticMessage("dashboard grain state: " + body);
+        using var json = JsonDocument.Parse(body);
+        var state = JsonDocument.Parse(json.RootElement.GetString() ?? body).RootElement.GetProperty("GetState");
+        Assert.Equal(name, state.GetProperty("Name").GetString());
+        Assert.Equal("Held", state.GetProperty("Phase").GetString());
+        Assert.Equal("host-tests", state.GetProperty("HolderLabel").GetString());
+        Assert.Equal(held.Handle!.Epoch, state.GetProperty("Epoch").GetInt64());
+        Assert.InRange(state.GetProperty("TimeLeftSeconds").GetDouble(), 1, 30);
+
+        // Nothing that could act as the holder: no key, no holder id.
+        Assert.DoesNotContain(held.Handle.HolderId.ToString(), body, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Key", body, StringComparison.Ordinal);
+        await held.Handle.DisposeAsync();
     }
 
     [Fact]

@@ -3,7 +3,8 @@
 # Prints the directory holding initdb/pg_ctl, installing PostgreSQL from Debian packages when missing (as root).
 cyclelock_pg_bin() {
   local dir
-  for dir in $(command -v initdb 2>/dev/null | xargs -r dirname) /usr/lib/postgresql/*/bin; do
+  # Through symlinks (initdb on PATH may be a link into the server's bin folder, which also holds psql and pg_ctl).
+  for dir in $(command -v initdb 2>/dev/null | xargs -r readlink -f | xargs -r dirname) /usr/lib/postgresql/*/bin; do
     if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then echo "$dir"; return 0; fi
   done
   if [ "$(id -u)" -ne 0 ]; then

@@ -81,6 +81,62 @@ public static class RequestRules
         }
     }
 
+    /// <summary>The states a console query filters by.</summary>
+    public static readonly IReadOnlyList<string> QueryStates = ["held", "free", "dead", "expired", "jeopardy"];
+
+    /// <summary>Checks a console query: prefix text of at most 256 characters, a known state, holder text of at most
+    /// <see cref="MaxLabelLength"/>, a defined sort, offset 0 to 1 000 000, limit 1 to 500.</summary>
+    public static void Query(LockQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.Prefix is { } prefix)
+        {
+            Text(prefix, LockName.MaxUtf8Bytes, "Name prefix", nameof(query.Prefix));
+        }
+
+        if (query.State is { } state && !QueryStates.Contains(state))
+        {
+            throw new ArgumentException($"State filter {LockName.Quote(state)} is not known (rule: one of {string.Join(", ", QueryStates)}).", nameof(query));
+        }
+
+        if (query.Holder is { } holder)
+        {
+            Text(holder, MaxLabelLength, "Holder filter", nameof(query.Holder));
+        }
+
+        if (!Enum.IsDefined(query.Sort))
+        {
+            throw new ArgumentException($"Sort {(int)query.Sort} is not defined (rule: one of {string.Join(", ", Enum.GetNames<LockSort>())}).", nameof(query));
+        }
+
+        if (query.Offset is < 0 or > 1_000_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), query.Offset, $"Offset {query.Offset} is out of range (rule: 0 to 1000000).");
+        }
+
+        if (query.Limit is < 1 or > 500)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, $"Page size {query.Limit} is out of range (rule: 1 to 500).");
+        }
+    }
+
+    /// <summary>Checks a console timeline request: 1 to 200 lock names, a start at most a day back.</summary>
+    public static string[] RecentHistory(string[] names, DateTimeOffset since, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.Length is < 1 or > 200)
+        {
+            throw new ArgumentOutOfRangeException(nameof(names), names.Length, $"{names.Length} lock names (rule: 1 to 200).");
+        }
+
+        if (since < now - TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(since), since, $"Start {since:O} is more than a day back (rule: at most 24 h).");
+        }
+
+        return [.. names.Select(LockName.Normalize).Distinct(StringComparer.Ordinal)];
+    }
+
     /// <summary>Checks a TTL against the absolute bounds (positive, at most 24 h) and, when given,
     /// a silo's floor.</summary>
     public static void Ttl(TimeSpan ttl, TimeSpan floor) => Ttl(ttl, floor, MaxTtl, "ttl");

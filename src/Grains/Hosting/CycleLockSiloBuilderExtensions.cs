@@ -102,6 +102,8 @@ public static class CycleLockSiloBuilderExtensions
                 ? new CoalescingLeaseStore(store, locks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CoalescingLeaseStore>>(), sp.GetRequiredService<CycleLockMetrics>())
                 : store;
         });
+        // The operator console's reads, straight from the database (not through the coalescing store).
+        services.TryAddSingleton<ILockCatalog>(sp => sp.GetRequiredService<PostgresLeaseStore>());
         services.AddHostedService<LeasePruner>();
         return services;
     }

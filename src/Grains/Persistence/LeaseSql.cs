@@ -39,6 +39,65 @@ internal static class LeaseSql
 
     public const string Get = $"SELECT {LockColumns} FROM cyclelock.lease WHERE service_id = $1 AND name = $2";
 
+    // The console's page: filtered and counted in one statement; /*order*/ is replaced by one of QueryOrder's fixed orderings.
+    public const string QueryLocks = $"""
+        WITH l AS (
+            SELECT {LockColumns},
+                   CASE WHEN state = 'held' AND expires_at <= clock_timestamp() THEN 'expired' ELSE state END AS shown
+            FROM cyclelock.lease
+            WHERE service_id = $1
+              AND ($2::text IS NULL OR starts_with(name, $2))
+              AND ($4::text IS NULL OR (state = 'held' AND strpos(lower(COALESCE(holder_label, '')), lower($4)) > 0))
+        )
+        SELECT *, count(*) OVER () AS total FROM l
+        WHERE $3::text IS NULL OR shown = $3 OR ($3 = 'jeopardy' AND shown = 'held' AND time_left < ttl / 6)
+        ORDER BY /*order*/
+        LIMIT $5 OFFSET $6
+        """;
+
+    public static string QueryOrder(LockSort sort) => sort switch
+    {
+        LockSort.TimeLeft => "CASE WHEN shown = 'held' THEN 0 ELSE 1 END, time_left, name",
+        LockSort.EpochDescending => "epoch DESC, name",
+        LockSort.AcquiredDescending => "acquired_at DESC NULLS LAST, name",
+        LockSort.Holder => "holder_label NULLS LAST, name",
+        _ => "name",
+    };
+
+    public const string Summary = """
+        SELECT
+            count(*) FILTER (WHERE state = 'held' AND expires_at > clock_timestamp()),
+            count(*) FILTER (WHERE state = 'free' OR (state = 'held' AND expires_at <= clock_timestamp())),
+            count(*) FILTER (WHERE state = 'dead'),
+            count(*) FILTER (WHERE state = 'held' AND expires_at > clock_timestamp() AND expires_at - clock_timestamp() < ttl / 6),
+            (SELECT count(*) FROM cyclelock.history h
+             WHERE h.service_id = $1 AND h.at > clock_timestamp() - interval '1 minute' AND h.event = 'granted'),
+            (SELECT count(*) FROM cyclelock.history h
+             WHERE h.service_id = $1 AND h.at > clock_timestamp() - interval '1 minute'
+               AND (h.event IN ('lost', 'expired', 'force-released') OR (h.event = 'released' AND h.reason = 'stalled')))
+        FROM cyclelock.lease
+        WHERE service_id = $1
+        """;
+
+    // The window's events of each lock, and the last event before it (a lease granted earlier and still open starts
+    // its bar at the window's start).
+    public const string RecentHistory = """
+        SELECT * FROM (
+            SELECT id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at, operator
+            FROM cyclelock.history
+            WHERE service_id = $1 AND name = ANY($2) AND at > $3
+            UNION ALL
+            SELECT * FROM (
+                SELECT DISTINCT ON (name) id, name, epoch, event, holder_id, holder_label, reason, activation, prev_activation, by_whom, at, operator
+                FROM cyclelock.history
+                WHERE service_id = $1 AND name = ANY($2) AND at <= $3
+                ORDER BY name, id DESC
+            ) before_window
+        ) h
+        ORDER BY id
+        LIMIT $4
+        """;
+
     public const string List = $"SELECT {LockColumns} FROM cyclelock.lease WHERE service_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3";
 
     // Batched, and SKIP LOCKED so silos pruning at once do not queue behind each other.

@@ -136,14 +136,17 @@ public sealed partial class PostgresLeaseStore
         var entries = new List<LockHistoryEntry>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            entries.Add(new LockHistoryEntry(
-                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
-                NullableGuid(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
-                NullableString(reader, 8), NullableString(reader, 9), reader.GetFieldValue<DateTimeOffset>(10), NullableString(reader, 11)));
+            entries.Add(ReadHistory(reader));
         }
 
         return entries;
     }
+
+    // The columns of LeaseSql.History and LeaseSql.RecentHistory.
+    private static LockHistoryEntry ReadHistory(System.Data.Common.DbDataReader reader) => new(
+        reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
+        NullableGuid(reader, 4), NullableString(reader, 5), NullableString(reader, 6), NullableString(reader, 7),
+        NullableString(reader, 8), NullableString(reader, 9), reader.GetFieldValue<DateTimeOffset>(10), NullableString(reader, 11));
 
     private async Task<int> PruneOnceAsync(TimeSpan historyRetention, TimeSpan spentRetention, int batchSize, CancellationToken cancellationToken)
     {

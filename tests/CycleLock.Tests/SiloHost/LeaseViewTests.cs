@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CycleLock.Client;
 using CycleLock.Tests.Infrastructure;
 using Npgsql;
 
@@ -25,7 +26,7 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
         await using var browser = await HeadlessChromium.StartAsync();
         await browser.SendAsync("Network.enable");
         await browser.SendAsync("Network.setExtraHTTPHeaders", new { headers = new Dictionary<string, string> { ["Authorization"] = "Basic " + Basic } });
-        await browser.SendAsync("Page.navigate", new { url = $"{fixture.Silo.WebUrl}/leases" });
+        await browser.SendAsync("Page.navigate", new { url = $"{fixture.Silo.WebUrl}/leases?prefix={Uri.EscapeDataString(name)}" });
 
         var row = $"document.querySelector('tr[data-lock=\"{name}\"]')";
         var seen = await WaitForAsync(browser, $"{row} ? [{row}.dataset.state, {row}.dataset.epoch, {row}.cells[2].textContent].join('|') : null", v => v?.StartsWith("\"held|", StringComparison.Ordinal) == true);
@@ -192,9 +193,126 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
         await held.Handle.DisposeAsync();
     }
 
-    private static HttpRequestMessage Post(string json, string? token)
+    [Fact]
+    public async Task Console_FiltersSortsAndPagesInTheDatabase_CountsTiles_AndDrawsTheTimelineWithNamesAsText()
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/leases/force-release") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        var prefix = "console-" + Guid.NewGuid().ToString("N")[..6] + "/";
+        var handles = new List<LockHandle>();
+        for (var i = 0; i < 7; i++)
+        {
+            var name = $"{prefix}{i}";
+            var granted = await fixture.Locks.TryAcquireAsync(name, TimeSpan.FromSeconds(30));
+            Assert.True(granted.Acquired, granted.ToString());
+            if (i < 3)
+            {
+                handles.Add(granted.Handle!); // 0, 1, 2 stay held
+            }
+            else
+            {
+                await granted.Handle!.DisposeAsync(); // 3 to 6 are free again
+            }
+        }
+
+        var hostile = prefix + "<script>alert(1)</script>&\"";
+        var hostileLease = (await fixture.Locks.TryAcquireAsync(hostile, TimeSpan.FromSeconds(30))).Handle!;
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
+        async Task<JsonElement> PageAsync(string query)
+        {
+            var text = await GetAsync(http, "/leases/page?" + query, authorized: true);
+            return JsonDocument.Parse(text[(text.IndexOf("\n\n", StringComparison.Ordinal) + 2)..]).RootElement;
+        }
+
+        string[] Names(JsonElement page) => [.. page.GetProperty("locks").EnumerateArray().Select(l => l.GetProperty("name").GetString()!)];
+        var p = Uri.EscapeDataString(prefix);
+
+        var second = await PageAsync($"prefix={p}&size=3&page=1");
+        Assert.Equal(8, second.GetProperty("total").GetInt64());
+        Assert.Equal([$"{prefix}3", $"{prefix}4", $"{prefix}5"], Names(second));
+
+        var held = await PageAsync($"prefix={p}&state=held&sort=epoch");
+        Assert.Equal(4, held.GetProperty("total").GetInt64());
+        var epochs = held.GetProperty("locks").EnumerateArray().Select(l => l.GetProperty("epoch").GetInt64()).ToList();
+        Assert.Equal(epochs.OrderByDescending(e => e), epochs);
+        Assert.All(held.GetProperty("locks").EnumerateArray(), l => Assert.InRange(l.GetProperty("ttlSeconds").GetDouble(), 29, 30));
+
+        var free = await PageAsync($"prefix={p}&state=free");
+        Assert.Equal([$"{prefix}3", $"{prefix}4", $"{prefix}5", $"{prefix}6"], Names(free));
+        Assert.Equal(0, (await PageAsync($"prefix={p}&holder=nobody-holds-this")).GetProperty("total").GetInt64());
+        Assert.Equal(4, (await PageAsync($"prefix={p}&holder=HOST-TESTS")).GetProperty("total").GetInt64());
+
+        // Bad input: a typed refusal naming the rule.
+        foreach (var bad in new[] { "sort=drop%20table", "state=maybe", "size=0", "size=501", "page=-1" })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/leases/page?" + bad) { Headers = { Authorization = new AuthenticationHeaderValue("Basic", Basic) } });
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("rule", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var summaryText = await GetAsync(http, "/leases/summary", authorized: true);
+        using var summary = JsonDocument.Parse(summaryText[(summaryText.IndexOf("\n\n", StringComparison.Ordinal) + 2)..]);
+        Assert.True(summary.RootElement.GetProperty("held").GetInt64() >= 4);
+        Assert.True(summary.RootElement.GetProperty("grantsLastMinute").GetInt64() >= 8);
+
+        // The timeline: a bar per epoch and a marker per end, the hostile name as escaped text.
+        await fixture.Locks.ForceReleaseAsync($"{prefix}0", handles[0].Epoch, "test: console", "test", skipDelay: true);
+        var svg = await GetAsync(http, $"/leases/timeline?name={Uri.EscapeDataString(prefix + "0")}&name={Uri.EscapeDataString(prefix + "3")}&name={Uri.EscapeDataString(hostile)}", authorized: true);
+        Assert.Contains("image/svg+xml", svg, StringComparison.Ordinal);
+        Assert.Contains($"class=\"marker force-released\" data-lock=\"{prefix}0\" data-epoch=\"{handles[0].Epoch}\"", svg, StringComparison.Ordinal);
+        Assert.Contains($"class=\"marker released\" data-lock=\"{prefix}3\"", svg, StringComparison.Ordinal);
+        Assert.Contains($"class=\"epoch\" data-lock=\"{prefix}0\" data-epoch=\"{handles[0].Epoch}\"", svg, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script>", svg, StringComparison.Ordinal);
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", svg, StringComparison.Ordinal);
+        using (var bad = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/leases/timeline") { Headers = { Authorization = new AuthenticationHeaderValue("Basic", Basic) } }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode); // no names: the rule is 1 to 200
+        }
+
+        foreach (var handle in handles.Skip(1).Append(hostileLease))
+        {
+            await handle.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Console_Reset_NeedsThePagesAntiforgeryToken_AndRecordsTheWebOperator()
+    {
+        var name = "console-reset/" + Guid.NewGuid().ToString("N")[..8];
+        await (await fixture.Locks.TryAcquireAsync(name, TimeSpan.FromSeconds(30))).Handle!.DisposeAsync();
+
+        // Dead, as three stalls would leave it (written here: stalls take minutes of real time).
+        await using (var dead = fixture.Postgres.DataSource.CreateCommand("UPDATE cyclelock.lease SET state = 'dead', stalls = 3 WHERE service_id = $1 AND name = $2"))
+        {
+            dead.Parameters.Add(new NpgsqlParameter { Value = fixture.ServiceId });
+            dead.Parameters.Add(new NpgsqlParameter { Value = name });
+            Assert.Equal(1, await dead.ExecuteNonQueryAsync());
+        }
+
+        var body = $"{{\"name\":\"{name}\"}}";
+        using var forger = new HttpClient { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
+        using (var forged = Post(body, token: null, "/leases/reset"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, (await forger.SendAsync(forged)).StatusCode);
+        }
+
+        Assert.DoesNotContain(await fixture.Locks.HistoryAsync(name), e => e.Event == "reset");
+        using var operatorBrowser = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(fixture.Silo.WebUrl), Timeout = TimeSpan.FromSeconds(20) };
+        var token = await PageTokenAsync(operatorBrowser);
+        using (var real = Post(body, token, "/leases/reset"))
+        {
+            var answered = await operatorBrowser.SendAsync(real);
+            var text = await answered.Content.ReadAsStringAsync();
+            Assert.True(answered.IsSuccessStatusCode, text);
+            Assert.Contains("\"wasDead\":true", text, StringComparison.Ordinal);
+        }
+
+        var entry = Assert.Single(await fixture.Locks.HistoryAsync(name), e => e.Event == "reset");
+        Assert.Equal($"web:{SiloHostFixture.User}", entry.Operator);
+        Assert.Equal(LockState.Free, (await fixture.Locks.InspectAsync(name)).State);
+    }
+
+    private static HttpRequestMessage Post(string json, string? token, string path = "/leases/force-release")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Basic);
         if (token is not null)
         {

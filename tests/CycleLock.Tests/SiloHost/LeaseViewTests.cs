@@ -1,49 +1,18 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CycleLock.Client;
-using CycleLock.Tests.Infrastructure;
 using Npgsql;
 
 namespace CycleLock.Tests.SiloHost;
 
-/// <summary>The lease view on the silo's web host, in headless Chromium; authentication; health and metrics.</summary>
+/// <summary>The console's endpoints on the silo's web host (the browser tests are in <see cref="ConsoleBrowserTests"/>); authentication; health and metrics.</summary>
 [Collection(HostCollection.Name)]
 public sealed partial class LeaseViewTests(SiloHostFixture fixture)
 {
     private static string Basic => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{SiloHostFixture.User}:{SiloHostFixture.Password}"));
-
-    [Fact]
-    public async Task LeaseView_InHeadlessChromium_ShowsAHeldLock_ThenItsForceRelease()
-    {
-        var name = "view/" + Guid.NewGuid().ToString("N")[..8];
-        var held = await fixture.Locks.TryAcquireAsync(name, TimeSpan.FromSeconds(30));
-        var handle = held.Handle!;
-
-        await using var browser = await HeadlessChromium.StartAsync();
-        await browser.SendAsync("Network.enable");
-        await browser.SendAsync("Network.setExtraHTTPHeaders", new { headers = new Dictionary<string, string> { ["Authorization"] = "Basic " + Basic } });
-        await browser.SendAsync("Page.navigate", new { url = $"{fixture.Silo.WebUrl}/leases?prefix={Uri.EscapeDataString(name)}" });
-
-        var row = $"document.querySelector('tr[data-lock=\"{name}\"]')";
-        var seen = await WaitForAsync(browser, $"{row} ? [{row}.dataset.state, {row}.dataset.epoch, {row}.cells[2].textContent].join('|') : null", v => v?.StartsWith("\"held|", StringComparison.Ordinal) == true);
-        TestContext.Current.SendDiagnosticMessage($"lease view row: {seen}");
-        Assert.Equal($"\"held|{handle.Epoch}|host-tests\"", seen);
-
-        await fixture.Locks.ForceReleaseAsync(name, handle.Epoch, "test: lease view", "test", skipDelay: true);
-        var after = await WaitForAsync(browser, $"{row} ? {row}.dataset.state + '|' + {row}.dataset.epoch : null", v => v is not null && !v.StartsWith("\"held|", StringComparison.Ordinal));
-        TestContext.Current.SendDiagnosticMessage($"after force-release: {after}");
-        Assert.Equal($"\"free|{handle.Epoch + 1}\"", after);
-
-        // The history of the selected lock (click) shows the force-release.
-        await browser.EvaluateAsync($"{row}.click()");
-        var history = await WaitForAsync(browser, "document.getElementById('history').textContent", v => v?.Contains("force-released", StringComparison.Ordinal) == true);
-        Assert.Contains("granted", history, StringComparison.Ordinal);
-        await handle.DisposeAsync();
-    }
 
     [Fact]
     public async Task TheDashboardsGrainStateView_OfALockActivation_ShowsTheLease_WithoutItsKey()
@@ -450,22 +419,4 @@ public sealed partial class LeaseViewTests(SiloHostFixture fixture)
 
     [GeneratedRegex(@"\d{1,3}(\.\d{1,3}){3}:\d+@\d+")]
     private static partial Regex SiloAddress();
-
-    private static async Task<string?> WaitForAsync(HeadlessChromium browser, string expression, Func<string?, bool> done)
-    {
-        var until = Stopwatch.GetTimestamp() + (20 * Stopwatch.Frequency);
-        string? value = null;
-        while (Stopwatch.GetTimestamp() < until)
-        {
-            value = await browser.EvaluateAsync(expression);
-            if (done(value))
-            {
-                return value;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"the page never showed what was expected; last value {value ?? "null"} for {expression}");
-    }
 }

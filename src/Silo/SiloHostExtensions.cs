@@ -160,6 +160,7 @@ public static class SiloHostExtensions
         app.UseCycleLockSecurityHeaders();
         app.UseCycleLockAuthentication(app.Services.GetRequiredService<WebOptions>());
         app.UseCycleLockAntiforgery();
+        app.UseCycleLockDashboardLink();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapLeaseView();
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });

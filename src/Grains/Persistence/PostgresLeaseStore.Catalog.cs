@@ -69,13 +69,6 @@ public sealed partial class PostgresLeaseStore : ILockCatalog
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = names.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = since.UtcDateTime });
         command.Parameters.Add(Int(limit));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var entries = new List<LockHistoryEntry>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            entries.Add(ReadHistory(reader));
-        }
-
-        return entries;
+        return await ReadHistoryAsync(command, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -132,6 +132,12 @@ public sealed partial class PostgresLeaseStore
         command.Parameters.Add(Text(name));
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = beforeId is { } b ? b : DBNull.Value });
         command.Parameters.Add(Int(limit));
+        return await ReadHistoryAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The rows of LeaseSql.History or LeaseSql.RecentHistory.
+    private static async Task<IReadOnlyList<LockHistoryEntry>> ReadHistoryAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var entries = new List<LockHistoryEntry>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -108,6 +108,18 @@ public sealed class ConsoleBrowserTests(SiloHostFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task TheConsoleAndTheOrleansDashboard_LinkToEachOther()
+    {
+        var page = await OperatorPageAsync("/leases");
+        await page.Locator("a[href='/dashboard']").ClickAsync();
+        await page.WaitForURLAsync(new Regex("/dashboard"));
+        await Assertions.Expect(page.Locator("#cyclelock-console-link")).ToBeVisibleAsync();
+        await page.Locator("#cyclelock-console-link").ClickAsync();
+        await page.WaitForURLAsync(new Regex("/leases$"));
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("CycleLock console");
+    }
+
+    [Fact]
     public async Task FilterAndPaging_ReturnTheRightRows()
     {
         var prefix = Prefix("pages");
